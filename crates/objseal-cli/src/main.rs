@@ -1,0 +1,4 @@
+//! The `objseal` command.
+#![forbid(unsafe_code)]
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Workspace-level support for objseal's integration tests, test vectors and benches.
