@@ -304,7 +304,9 @@ impl<R: Read> DecryptReader<R> {
     }
 
     /// Reads and opens the next batch. Leaves `read_pos..opened_len` as plaintext (compacted).
-    fn fill(&mut self) -> Result<(), Error> {
+    /// An I/O error of `inner` is passed through and may be retried (nothing is lost: the bytes read
+    /// so far stay buffered); an error of the data itself is an [`Error`].
+    fn fill(&mut self) -> io::Result<Result<(), Error>> {
         let want = self.batch_len() + 1;
         if let Some(byte) = self.lookahead.take() {
             self.buf[0] = byte;
@@ -318,7 +320,7 @@ impl<R: Read> DecryptReader<R> {
                     self.consumed += n as u64;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Err(Error::Truncated),
+                Err(e) => return Err(e),
             }
         }
         let sealed = self.key.sealed_chunk_size();
@@ -329,7 +331,7 @@ impl<R: Read> DecryptReader<R> {
             let rem = len % sealed;
             // Nothing at all, or cut inside a tag: the final chunk is missing.
             if len == 0 || (rem != 0 && rem < TAG_LEN) {
-                return Err(Error::Truncated);
+                return Ok(Err(Error::Truncated));
             }
             (len, true)
         };
@@ -358,7 +360,7 @@ impl<R: Read> DecryptReader<R> {
             self.lookahead = Some(self.buf[len]);
         }
         self.buffered = 0;
-        Ok(())
+        Ok(Ok(()))
     }
 }
 
@@ -376,7 +378,7 @@ impl<R: Read> Read for DecryptReader<R> {
             }
             self.opened_len = 0;
             self.read_pos = 0;
-            let filled = self.fill();
+            let filled = self.fill()?;
             if let Err(e) = filled {
                 self.failed = Some(e);
                 self.buf.fill(0);
