@@ -15,17 +15,20 @@
 //! * **Stitching**: each step of the main loop runs the 14 AES rounds of eight counter blocks and,
 //!   between those rounds, the GHASH of eight ciphertext blocks: the previous group's when encrypting
 //!   (its ciphertext is already written), the current group's when decrypting (read before it is
-//!   overwritten). The two instruction streams use different execution units, so the hash is almost
-//!   free next to the cipher.
-//! * **Tail**: fewer than 128 remaining bytes go through a zero-padded stack block of eight blocks
-//!   (wiped afterwards), GHASHed with `H^n..H^1` and one reduction.
+//!   overwritten). One pass over memory, and the out-of-order core overlaps the two dependency chains.
+//!   Where `aesenc` and `pclmulqdq` issue on different ports (Intel) the hash is almost free; on
+//!   AMD Zen 3 they share the two vector pipes, so a group costs about the sum of both (~112 `aesenc`
+//!   at 0.5 cycle + 26 `pclmulqdq` at ~2 cycles).
+//! * **Tail**: fewer than 128 remaining bytes are encrypted with 2, 4 or 8 blocks in flight and hashed
+//!   with `H^n..H^1` and one reduction; only a partial last block goes through a 16-byte stack block
+//!   (zero-padded, wiped afterwards).
 //!
 //! # Safety
 //!
 //! The kernels are `#[target_feature]` functions. They are only reachable through an [`AesNiKey`], and
 //! [`AesNiKey::new`] returns `None` unless the CPU reports every feature they are compiled for, so an
 //! `AesNiKey`'s existence proves that calling them is sound. Every memory access goes through
-//! [`load`] and [`store`], which take `&[u8; 16]` / `&mut [u8; 16]` and so can never go out of bounds;
+//! `load` and `store`, which take `&[u8; 16]` / `&mut [u8; 16]` and so can never go out of bounds;
 //! unaligned addresses are fine because they use `loadu`/`storeu`.
 
 #[cfg(target_arch = "x86")]
@@ -150,60 +153,79 @@ impl AesNiKey {
         _mm_aesenclast_si128(x, self.rk[ROUND_KEYS - 1])
     }
 
-    /// Eight consecutive counter blocks from `ctr` (counter in native order in lane 3), already XORed
-    /// with the first round key; advances `ctr` by eight.
+    /// `N` consecutive counter blocks from `ctr` (counter in native order in lane 3), already XORed
+    /// with the first round key; advances `ctr` by `N`.
     #[inline]
     #[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
-    fn counters(&self, ctr: &mut __m128i) -> [__m128i; LANES] {
+    fn counters<const N: usize>(&self, ctr: &mut __m128i) -> [__m128i; N] {
         let mask = counter_swap_mask();
-        let mut blocks = [_mm_setzero_si128(); LANES];
+        let mut blocks = [_mm_setzero_si128(); N];
         for (j, b) in blocks.iter_mut().enumerate() {
             let c = _mm_add_epi32(*ctr, _mm_set_epi32(j as i32, 0, 0, 0));
             *b = _mm_xor_si128(_mm_shuffle_epi8(c, mask), self.rk[0]);
         }
-        *ctr = _mm_add_epi32(*ctr, _mm_set_epi32(LANES as i32, 0, 0, 0));
+        *ctr = _mm_add_epi32(*ctr, _mm_set_epi32(N as i32, 0, 0, 0));
         blocks
     }
 
-    /// Rounds 1..=13 of the eight blocks, without the last round.
+    /// AES rounds `first..=last` (each `1..=13`) on every block.
     #[inline]
     #[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
-    fn rounds(&self, blocks: &mut [__m128i; LANES], first: usize, last: usize) {
+    fn rounds<const N: usize>(&self, blocks: &mut [__m128i; N], first: usize, last: usize) {
         for rk in &self.rk[first..=last] {
             aes_round(blocks, *rk);
         }
     }
 
-    /// Folds the eight blocks of `group` into the GHASH state `s` with one reduction.
+    /// The last AES round, then XOR of the keystream into `N` whole blocks of `data`.
     #[inline]
     #[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
-    fn ghash_group(&self, s: __m128i, group: &[u8; GROUP]) -> __m128i {
-        let (blocks, _) = group.as_chunks::<BLOCK>();
+    fn finish_xor<const N: usize>(&self, blocks: [__m128i; N], data: &mut [[u8; BLOCK]; N]) {
+        let last = self.rk[ROUND_KEYS - 1];
+        for (block, ks) in data.iter_mut().zip(blocks) {
+            store(
+                block,
+                _mm_xor_si128(load(block), _mm_aesenclast_si128(ks, last)),
+            );
+        }
+    }
+
+    /// `N` blocks of keystream.
+    #[inline]
+    #[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
+    fn keystream<const N: usize>(&self, ctr: &mut __m128i) -> [__m128i; N] {
+        let mut blocks = self.counters::<N>(ctr);
+        self.rounds(&mut blocks, 1, ROUND_KEYS - 2);
+        let last = self.rk[ROUND_KEYS - 1];
+        for b in &mut blocks {
+            *b = _mm_aesenclast_si128(*b, last);
+        }
+        blocks
+    }
+
+    /// Folds `blocks` (1..=8 byte-reversed blocks) into the GHASH state `s` with `H^n..H^1` and one
+    /// reduction.
+    #[inline]
+    #[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
+    fn ghash_blocks(&self, s: __m128i, blocks: &[__m128i]) -> __m128i {
+        let n = blocks.len();
         let mut acc = Acc::new();
-        for (j, block) in blocks.iter().enumerate() {
-            let mut x = bswap(load(block));
-            if j == 0 {
-                x = _mm_xor_si128(x, s);
-            }
-            acc.mul_add(x, self.h[LANES - 1 - j], self.hk[LANES - 1 - j]);
+        for (j, &x) in blocks.iter().enumerate() {
+            let x = if j == 0 { _mm_xor_si128(x, s) } else { x };
+            acc.mul_add(x, self.h[n - 1 - j], self.hk[n - 1 - j]);
         }
         acc.reduce()
     }
 
-    /// Folds the first `n` (1..=8) blocks of `group` into `s` with `H^n..H^1` and one reduction.
+    /// Folds one 128-byte group into `s`.
     #[inline]
     #[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
-    fn ghash_partial_group(&self, s: __m128i, group: &[u8; GROUP], n: usize) -> __m128i {
-        let (blocks, _) = group.as_chunks::<BLOCK>();
-        let mut acc = Acc::new();
-        for (j, block) in blocks.iter().take(n).enumerate() {
-            let mut x = bswap(load(block));
-            if j == 0 {
-                x = _mm_xor_si128(x, s);
-            }
-            acc.mul_add(x, self.h[n - 1 - j], self.hk[n - 1 - j]);
+    fn ghash_group(&self, s: __m128i, group: &[[u8; BLOCK]; LANES]) -> __m128i {
+        let mut x = [_mm_setzero_si128(); LANES];
+        for (x, block) in x.iter_mut().zip(group) {
+            *x = bswap(load(block));
         }
-        acc.reduce()
+        self.ghash_blocks(s, &x)
     }
 
     /// GHASH of `data`, zero-padded to whole blocks, starting from state `s`.
@@ -211,13 +233,24 @@ impl AesNiKey {
     fn ghash_padded(&self, mut s: __m128i, data: &[u8]) -> __m128i {
         let (groups, rest) = data.as_chunks::<GROUP>();
         for group in groups {
-            s = self.ghash_group(s, group);
+            s = self.ghash_group(s, as_blocks(group));
         }
-        if !rest.is_empty() {
-            let mut last = [0u8; GROUP];
-            last[..rest.len()].copy_from_slice(rest);
-            s = self.ghash_partial_group(s, &last, rest.len().div_ceil(BLOCK));
-            last.zeroize();
+        // Fewer than eight blocks left, the last maybe partial: one aggregated multiplication.
+        let (blocks, partial) = rest.as_chunks::<BLOCK>();
+        let mut x = [_mm_setzero_si128(); LANES];
+        for (x, block) in x.iter_mut().zip(blocks) {
+            *x = bswap(load(block));
+        }
+        let mut n = blocks.len();
+        if !partial.is_empty() {
+            let mut pad = [0u8; BLOCK];
+            pad[..partial.len()].copy_from_slice(partial);
+            x[n] = bswap(load(&pad));
+            n += 1;
+            pad.zeroize();
+        }
+        if n > 0 {
+            s = self.ghash_blocks(s, &x[..n]);
         }
         s
     }
@@ -231,15 +264,15 @@ impl AesNiKey {
         &self,
         ctr: &mut __m128i,
         s: __m128i,
-        data: &mut [u8; GROUP],
-        hashed: Option<&[u8; GROUP]>,
+        data: &mut [[u8; BLOCK]; LANES],
+        hashed: Option<&[[u8; BLOCK]; LANES]>,
     ) -> __m128i {
-        let mut blocks = self.counters(ctr);
+        let mut blocks = self.counters::<LANES>(ctr);
         let s = {
-            let (src, _) = hashed.unwrap_or(&*data).as_chunks::<BLOCK>();
+            let src = hashed.unwrap_or(data);
             let mut acc = Acc::new();
             // Rounds 1..=8, each next to one block's carry-less multiplications.
-            for (j, block) in src.iter().enumerate().take(LANES) {
+            for (j, block) in src.iter().enumerate() {
                 aes_round(&mut blocks, self.rk[j + 1]);
                 let mut x = bswap(load(block));
                 if j == 0 {
@@ -251,51 +284,48 @@ impl AesNiKey {
             acc.reduce()
         };
         self.rounds(&mut blocks, LANES + 2, ROUND_KEYS - 2);
-        let last = self.rk[ROUND_KEYS - 1];
-        let (out, _) = data.as_chunks_mut::<BLOCK>();
-        for (block, ks) in out.iter_mut().zip(blocks) {
-            let ks = _mm_aesenclast_si128(ks, last);
-            store(block, _mm_xor_si128(load(block), ks));
-        }
+        self.finish_xor(blocks, data);
         s
     }
 
     /// Plain CTR over one group, no hashing (the first group when encrypting).
     #[inline]
     #[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
-    fn ctr_group(&self, ctr: &mut __m128i, data: &mut [u8; GROUP]) {
-        let mut blocks = self.counters(ctr);
+    fn ctr_group(&self, ctr: &mut __m128i, data: &mut [[u8; BLOCK]; LANES]) {
+        let mut blocks = self.counters::<LANES>(ctr);
         self.rounds(&mut blocks, 1, ROUND_KEYS - 2);
-        let last = self.rk[ROUND_KEYS - 1];
-        let (out, _) = data.as_chunks_mut::<BLOCK>();
-        for (block, ks) in out.iter_mut().zip(blocks) {
-            let ks = _mm_aesenclast_si128(ks, last);
-            store(block, _mm_xor_si128(load(block), ks));
+        self.finish_xor(blocks, data);
+    }
+
+    /// CTR over the last `data.len()` < 128 bytes, with as few blocks in flight as will do.
+    #[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
+    fn ctr_tail(&self, ctr: &mut __m128i, data: &mut [u8]) {
+        match data.len() {
+            0 => {}
+            1..=32 => self.ctr_tail_n::<2>(ctr, data),
+            33..=64 => self.ctr_tail_n::<4>(ctr, data),
+            _ => self.ctr_tail_n::<LANES>(ctr, data),
         }
     }
 
-    /// The last `data.len()` < 128 bytes: CTR through a zero-padded stack group, GHASHing the
-    /// ciphertext (before decrypting, or after encrypting) with one reduction.
+    /// CTR over `data` of at most `16·N` bytes; a partial last block goes through a wiped stack block.
+    #[inline]
     #[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
-    fn tail(&self, ctr: &mut __m128i, mut s: __m128i, data: &mut [u8], decrypt: bool) -> __m128i {
-        let len = data.len();
-        if len == 0 {
-            return s;
+    fn ctr_tail_n<const N: usize>(&self, ctr: &mut __m128i, data: &mut [u8]) {
+        let ks = self.keystream::<N>(ctr);
+        let (blocks, partial) = data.as_chunks_mut::<BLOCK>();
+        for (block, &k) in blocks.iter_mut().zip(&ks) {
+            store(block, _mm_xor_si128(load(block), k));
         }
-        let n = len.div_ceil(BLOCK);
-        let mut group = [0u8; GROUP];
-        group[..len].copy_from_slice(data);
-        if decrypt {
-            s = self.ghash_partial_group(s, &group, n);
+        if !partial.is_empty() {
+            let mut pad = [0u8; BLOCK];
+            pad[..partial.len()].copy_from_slice(partial);
+            let k = ks[blocks.len()];
+            let x = _mm_xor_si128(load(&pad), k);
+            store(&mut pad, x);
+            partial.copy_from_slice(&pad[..partial.len()]);
+            pad.zeroize();
         }
-        self.ctr_group(ctr, &mut group);
-        if !decrypt {
-            group[len..].fill(0);
-            s = self.ghash_partial_group(s, &group, n);
-        }
-        data.copy_from_slice(&group[..len]);
-        group.zeroize();
-        s
     }
 
     /// Counter block `J0` = nonce ‖ 1, in the counter-native layout, and `E(K, J0)`.
@@ -331,15 +361,18 @@ impl AesNiKey {
         let len = buf.len();
         let (groups, tail) = buf.as_chunks_mut::<GROUP>();
         if let Some((first, rest)) = groups.split_first_mut() {
+            let first = as_blocks_mut(first);
             self.ctr_group(&mut ctr, first);
-            let mut prev: &[u8; GROUP] = first;
+            let mut prev: &[[u8; BLOCK]; LANES] = first;
             for group in rest {
+                let group = as_blocks_mut(group);
                 s = self.ctr_ghash_group(&mut ctr, s, group, Some(prev));
                 prev = group;
             }
             s = self.ghash_group(s, prev);
         }
-        s = self.tail(&mut ctr, s, tail, false);
+        self.ctr_tail(&mut ctr, tail);
+        s = self.ghash_padded(s, tail);
         self.finish(s, mask, aad.len(), len)
     }
 
@@ -351,9 +384,10 @@ impl AesNiKey {
         let len = buf.len();
         let (groups, tail) = buf.as_chunks_mut::<GROUP>();
         for group in groups {
-            s = self.ctr_ghash_group(&mut ctr, s, group, None);
+            s = self.ctr_ghash_group(&mut ctr, s, as_blocks_mut(group), None);
         }
-        s = self.tail(&mut ctr, s, tail, true);
+        s = self.ghash_padded(s, tail);
+        self.ctr_tail(&mut ctr, tail);
         self.finish(s, mask, aad.len(), len)
     }
 }
@@ -449,7 +483,7 @@ fn mul_x(h: __m128i) -> __m128i {
 /// One AES round on every block.
 #[inline]
 #[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
-fn aes_round(blocks: &mut [__m128i; LANES], rk: __m128i) {
+fn aes_round<const N: usize>(blocks: &mut [__m128i; N], rk: __m128i) {
     for b in blocks {
         *b = _mm_aesenc_si128(*b, rk);
     }
@@ -495,6 +529,18 @@ fn bswap(x: __m128i) -> __m128i {
 #[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
 fn counter_swap_mask() -> __m128i {
     _mm_set_epi8(12, 13, 14, 15, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+}
+
+/// A 128-byte group as its eight blocks.
+fn as_blocks(group: &[u8; GROUP]) -> &[[u8; BLOCK]; LANES] {
+    let (blocks, _) = group.as_chunks::<BLOCK>();
+    blocks.try_into().expect("a group is eight blocks")
+}
+
+/// A 128-byte group as its eight blocks, mutably.
+fn as_blocks_mut(group: &mut [u8; GROUP]) -> &mut [[u8; BLOCK]; LANES] {
+    let (blocks, _) = group.as_chunks_mut::<BLOCK>();
+    blocks.try_into().expect("a group is eight blocks")
 }
 
 /// Loads 16 bytes from any address.
