@@ -115,6 +115,14 @@ pub struct EncryptWriter<W: Write> {
     batch_chunks: usize,
     next_index: u64,
     finished: bool,
+    /// A batch failed to seal or to be written: the stream cannot be continued.
+    poisoned: bool,
+}
+
+/// The error of every call after a failed one: a batch may have been sealed in place already, and
+/// sealing it again would strip the keystream and write plaintext.
+fn poisoned_error() -> io::Error {
+    io::Error::other("objseal: an earlier write failed; the encrypted stream cannot be continued")
 }
 
 impl<W: Write> EncryptWriter<W> {
@@ -136,6 +144,7 @@ impl<W: Write> EncryptWriter<W> {
             batch_chunks,
             next_index: 0,
             finished: false,
+            poisoned: false,
         }
     }
 
@@ -167,14 +176,25 @@ impl<W: Write> EncryptWriter<W> {
         if self.next_index + chunks as u64 > MAX_CHUNKS_PER_SEGMENT {
             return Err(Error::LimitExceeded.into());
         }
-        seal_batch(
+        let sealed_and_written = match seal_batch(
             &self.key,
             self.next_index,
             &mut self.buf[..len],
             last_is_final,
-        )?;
-        let inner = self.inner.as_mut().ok_or(Error::StreamFinished)?;
-        inner.write_all(&self.buf[..len])?;
+        ) {
+            Ok(()) => match self.inner.as_mut() {
+                Some(inner) => inner.write_all(&self.buf[..len]),
+                None => Err(Error::StreamFinished.into()),
+            },
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = sealed_and_written {
+            // The batch is (partly) sealed in place and (partly) written: it can be neither retried
+            // nor resealed. Refuse everything from now on.
+            self.poisoned = true;
+            zeroize::Zeroize::zeroize(self.buf.as_mut_slice());
+            return Err(e);
+        }
         self.next_index += chunks as u64;
         self.filled = 0;
         Ok(())
@@ -183,10 +203,14 @@ impl<W: Write> EncryptWriter<W> {
     /// Seals the final chunk, flushes, and returns the inner writer.
     ///
     /// # Errors
-    /// I/O errors of the inner writer; [`Error::LimitExceeded`] past 2^32 chunks.
+    /// I/O errors of the inner writer; [`Error::LimitExceeded`] past 2^32 chunks; an error if an
+    /// earlier write failed (the stream is then incomplete and cannot be finished).
     pub fn finish(mut self) -> io::Result<W> {
         if self.finished {
             return Err(Error::StreamFinished.into());
+        }
+        if self.poisoned {
+            return Err(poisoned_error());
         }
         self.flush_batch(true)?;
         self.finished = true;
@@ -200,6 +224,9 @@ impl<W: Write> Write for EncryptWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.finished {
             return Err(Error::StreamFinished.into());
+        }
+        if self.poisoned {
+            return Err(poisoned_error());
         }
         if data.is_empty() {
             return Ok(0);
@@ -335,12 +362,15 @@ impl<R: Read> DecryptReader<R> {
             }
             (len, true)
         };
-        open_batch(
+        // A data error (not an I/O one): the caller's `read` makes it sticky.
+        if let Err(e) = open_batch(
             &self.key,
             self.next_index,
             &mut self.buf[..len],
             last_is_final,
-        )?;
+        ) {
+            return Ok(Err(e));
+        }
         // Compact the slots' plaintext to the front.
         let chunks = len.div_ceil(sealed);
         let mut written = 0;

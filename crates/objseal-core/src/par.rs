@@ -100,6 +100,14 @@ pub fn seal_segment(key: &SegmentKey, plaintext: &[u8], out: &mut [u8]) -> Resul
 /// # Errors
 /// As [`crate::stream::open_segment`].
 pub fn open_segment(key: &SegmentKey, ciphertext: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+    let result = open_segment_inner(key, ciphertext, out);
+    if result.is_err() {
+        out.fill(0);
+    }
+    result
+}
+
+fn open_segment_inner(key: &SegmentKey, ciphertext: &[u8], out: &mut [u8]) -> Result<usize, Error> {
     let pt_len = plaintext_len(ciphertext.len() as u64, key.chunk_log2())? as usize;
     let out_region = out
         .get_mut(..pt_len)
@@ -127,8 +135,5 @@ pub fn open_segment(key: &SegmentKey, ciphertext: &[u8], out: &mut [u8]) -> Resu
     } else {
         result
     };
-    if result.is_err() {
-        out.fill(0);
-    }
     result.map(|()| pt_len)
 }

@@ -7,6 +7,7 @@
 use core::ops::Range;
 
 use crate::Error;
+use crate::format::header::{MAX_CHUNK_LOG2, MIN_CHUNK_LOG2};
 use crate::gcm::TAG_LEN;
 use crate::seal::{MAX_CHUNKS_PER_SEGMENT, SegmentKey};
 
@@ -21,14 +22,28 @@ const TAG: u64 = TAG_LEN as u64;
 /// assert_eq!(chunk_count(65537, 16), 2);
 /// ```
 pub const fn chunk_count(plaintext_len: u64, chunk_log2: u8) -> u64 {
-    let n = plaintext_len.div_ceil(1u64 << chunk_log2);
+    // A chunk of 2^64 bytes or more holds any length: one chunk (and no shift overflow).
+    let n = match 1u64.checked_shl(chunk_log2 as u32) {
+        Some(chunk) => plaintext_len.div_ceil(chunk),
+        None => 1,
+    };
     if n == 0 { 1 } else { n }
+}
+
+/// The format's chunk sizes only: keeps the length arithmetic below free of overflow.
+fn check_chunk_log2(chunk_log2: u8) -> Result<(), Error> {
+    if (MIN_CHUNK_LOG2..=MAX_CHUNK_LOG2).contains(&chunk_log2) {
+        Ok(())
+    } else {
+        Err(Error::BadChunkSize(chunk_log2))
+    }
 }
 
 /// Ciphertext length of a segment holding `plaintext_len` bytes.
 ///
 /// # Errors
-/// [`Error::LimitExceeded`] past 2^32 chunks or 2^64 bytes.
+/// [`Error::LimitExceeded`] past 2^32 chunks or 2^64 bytes, [`Error::BadChunkSize`] for a
+/// `chunk_log2` outside 12..=24.
 ///
 /// ```
 /// use objseal_core::range::ciphertext_len;
@@ -36,6 +51,7 @@ pub const fn chunk_count(plaintext_len: u64, chunk_log2: u8) -> u64 {
 /// assert_eq!(ciphertext_len(65537, 16).unwrap(), 65537 + 32);
 /// ```
 pub fn ciphertext_len(plaintext_len: u64, chunk_log2: u8) -> Result<u64, Error> {
+    check_chunk_log2(chunk_log2)?;
     let chunks = chunk_count(plaintext_len, chunk_log2);
     if chunks > MAX_CHUNKS_PER_SEGMENT {
         return Err(Error::LimitExceeded);
@@ -49,7 +65,8 @@ pub fn ciphertext_len(plaintext_len: u64, chunk_log2: u8) -> Result<u64, Error> 
 ///
 /// # Errors
 /// [`Error::BadLength`] when no plaintext length gives that ciphertext length (e.g. a final chunk of
-/// 1..=16 bytes, or an empty final chunk after a full one); [`Error::LimitExceeded`] past 2^32 chunks.
+/// 1..=16 bytes, or an empty final chunk after a full one); [`Error::LimitExceeded`] past 2^32 chunks;
+/// [`Error::BadChunkSize`] for a `chunk_log2` outside 12..=24.
 ///
 /// ```
 /// use objseal_core::range::plaintext_len;
@@ -59,6 +76,7 @@ pub fn ciphertext_len(plaintext_len: u64, chunk_log2: u8) -> Result<u64, Error> 
 /// assert!(plaintext_len(0, 12).is_err());
 /// ```
 pub fn plaintext_len(ciphertext_len: u64, chunk_log2: u8) -> Result<u64, Error> {
+    check_chunk_log2(chunk_log2)?;
     let sealed = (1u64 << chunk_log2) + TAG;
     let full = ciphertext_len / sealed;
     let rem = ciphertext_len % sealed;
@@ -110,7 +128,8 @@ pub struct ChunkSpan {
 ///
 /// # Errors
 /// [`Error::RangeNotSatisfiable`] for an empty object, a start past the end, `first > last` or an
-/// empty suffix.
+/// empty suffix; [`Error::BadChunkSize`] for a `chunk_log2` outside 12..=24; [`Error::LimitExceeded`]
+/// for a length past the format's limits.
 ///
 /// ```
 /// use objseal_core::range::{plan_range, ByteRange};
@@ -126,6 +145,7 @@ pub fn plan_range(
     chunk_log2: u8,
     range: ByteRange,
 ) -> Result<ChunkSpan, Error> {
+    check_chunk_log2(chunk_log2)?;
     let (start, end) = match range {
         ByteRange::Inclusive { first, last } if first <= last && first < plaintext_len => {
             (first, last.saturating_add(1).min(plaintext_len))
@@ -155,7 +175,8 @@ pub fn plan_range(
 /// before any other, so a truncated or extended object is refused before any byte is returned.
 ///
 /// # Errors
-/// [`Error::BadLength`] if `buf` is not the span's length; any chunk error. On error `buf` is zeroed.
+/// [`Error::BadLength`] if `buf` is not the span's length or the span is inconsistent (as a
+/// hand-built one may be); any chunk error. On error `buf` is zeroed.
 ///
 /// ```
 /// use objseal_core::{Dek, ObjectKey, ObjectParams};
@@ -187,14 +208,16 @@ fn open_span_inner(
     span: &ChunkSpan,
     buf: &mut [u8],
 ) -> Result<Range<usize>, Error> {
-    if buf.len() as u64 != span.ciphertext.end - span.ciphertext.start
-        || span.last_chunk < span.first_chunk
-    {
-        return Err(Error::BadLength);
-    }
     let sealed = key.sealed_chunk_size();
-    let chunks = (span.last_chunk - span.first_chunk + 1) as usize;
-    if buf.len().div_ceil(sealed) != chunks {
+    let chunks = span
+        .last_chunk
+        .checked_sub(span.first_chunk)
+        .and_then(|n| usize::try_from(n).ok())
+        .and_then(|n| n.checked_add(1))
+        .ok_or(Error::BadLength)?;
+    if span.ciphertext.end.checked_sub(span.ciphertext.start) != Some(buf.len() as u64)
+        || buf.len().div_ceil(sealed) != chunks
+    {
         return Err(Error::BadLength);
     }
     let last_pos = chunks - 1;
@@ -215,10 +238,17 @@ fn open_span_inner(
         buf.copy_within(at..at + pt_len, written);
         written += pt_len;
     }
+    // Every chunk index opened, so `first_chunk` < 2^32 and the shift cannot overflow.
     let chunk_start = span.first_chunk << key.chunk_log2();
-    let from = (span.plaintext.start - chunk_start) as usize;
-    let to = (span.plaintext.end - chunk_start) as usize;
-    if to > written {
+    let offset = |at: u64| {
+        at.checked_sub(chunk_start)
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n <= written)
+    };
+    let (Some(from), Some(to)) = (offset(span.plaintext.start), offset(span.plaintext.end)) else {
+        return Err(Error::BadLength);
+    };
+    if from > to {
         return Err(Error::BadLength);
     }
     buf[written..].fill(0);

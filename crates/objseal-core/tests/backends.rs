@@ -1,8 +1,12 @@
 //! Every accelerated AES-GCM backend must agree byte for byte with `Backend::Portable`.
 //!
-//! Covers every message length 0..=300 (all tail shapes around one and two 128-byte groups), AAD
-//! lengths 0..=40, large messages, unaligned buffers, and tampering (tag, ciphertext and AAD bit flips
-//! must fail and leave no plaintext behind). NIST GCM test cases 13–16 (AES-256) pin the answers.
+//! Every test runs each backend this CPU supports (`AesNiClmul`, `Vaes256`, …) against `Portable`.
+//! Covers every message length 0..=300 (all tail shapes around one and two 128-byte groups of the
+//! AES-NI kernel) and 300..=800 (every tail after one to three 256-byte groups of the VAES kernel),
+//! AAD lengths 0..=40 and around 256-byte groups, large messages, unaligned buffers, and tampering
+//! (tag, ciphertext and AAD bit flips must fail and leave no plaintext behind). NIST GCM test cases
+//! 13–16 (AES-256) pin the answers. On x86-64 the VAES backend's CPU detection (CPUID and XGETBV by
+//! hand, for `no_std`) is checked against `std`'s.
 
 use objseal_core::gcm::{Aes256Gcm, Backend};
 
@@ -145,6 +149,25 @@ fn every_length_up_to_300() {
 }
 
 #[test]
+fn every_length_around_256_byte_groups() {
+    let mut rng = Rng(0x5eed_0256_0256_5eed);
+    for backend in accelerated() {
+        for msg_len in 301..=800 {
+            let aad_len = rng.below(41);
+            let offset = rng.below(16);
+            check_one(
+                backend,
+                &mut rng,
+                msg_len,
+                aad_len,
+                offset,
+                msg_len % 4 == 0,
+            );
+        }
+    }
+}
+
+#[test]
 fn every_aad_length_up_to_40() {
     let mut rng = Rng(0x0123_4567_89ab_cdef);
     for backend in accelerated() {
@@ -154,7 +177,7 @@ fn every_aad_length_up_to_40() {
             }
         }
         // Long AAD too: several 128-byte groups plus a partial block.
-        for aad_len in [127, 128, 129, 1000, 4096 + 3] {
+        for aad_len in [127, 128, 129, 255, 256, 257, 511, 512, 513, 1000, 4096 + 3] {
             check_one(backend, &mut rng, 100, aad_len, 3, true);
         }
     }
@@ -164,7 +187,7 @@ fn every_aad_length_up_to_40() {
 fn large_messages() {
     let mut rng = Rng(0xdead_beef_cafe_f00d);
     for backend in accelerated() {
-        for msg_len in [1023, 1024, 1025, 4096 + 17, 65536, 65536 + 5] {
+        for msg_len in [1023, 1024, 1025, 4096 + 17, 65536, 65536 + 5, (1 << 20) + 3] {
             for offset in [0, 1, 15] {
                 let aad_len = rng.below(41);
                 check_one(backend, &mut rng, msg_len, aad_len, offset, true);
@@ -266,4 +289,48 @@ fn keys_differ_per_backend_instance() {
         assert_ne!(x, y);
         assert_ne!(tx, ty);
     }
+}
+
+#[test]
+fn vaes256_is_listed_last() {
+    assert_eq!(Backend::ALL.last(), Some(&Backend::Vaes256));
+    assert_eq!(Backend::Vaes256.name(), "vaes256");
+    assert_eq!(Backend::Vaes256.to_string(), "vaes256");
+}
+
+/// The VAES backend reads CPUID and XCR0 itself (no `std` in the core); it must agree with `std`.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn vaes256_detection_matches_std() {
+    let std_says = std::is_x86_feature_detected!("vaes")
+        && std::is_x86_feature_detected!("vpclmulqdq")
+        && std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("avx")
+        && std::is_x86_feature_detected!("aes")
+        && std::is_x86_feature_detected!("pclmulqdq")
+        && std::is_x86_feature_detected!("sse4.2")
+        && std::is_x86_feature_detected!("sse4.1")
+        && std::is_x86_feature_detected!("ssse3")
+        && std::is_x86_feature_detected!("sse3");
+    assert_eq!(Backend::Vaes256.is_supported(), std_says);
+    // Asking twice gives the cached answer.
+    assert_eq!(Backend::Vaes256.is_supported(), std_says);
+    assert_eq!(
+        Aes256Gcm::with_backend(&[0; 32], Backend::Vaes256).is_ok(),
+        std_says
+    );
+    if std_says {
+        assert!(Backend::available().any(|b| b == Backend::Vaes256));
+    } else {
+        eprintln!(
+            "note: this CPU has no VAES + VPCLMULQDQ + AVX2; the vaes256 backend is not tested"
+        );
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[test]
+fn vaes256_is_x86_64_only() {
+    assert!(!Backend::Vaes256.is_supported());
+    assert!(Aes256Gcm::with_backend(&[0; 32], Backend::Vaes256).is_err());
 }

@@ -136,7 +136,8 @@ impl<'a> ManifestView<'a> {
     ///
     /// # Errors
     /// [`Error::BadMagic`], [`Error::BadManifest`] for a malformed one, [`Error::ManifestAuth`] if the tag
-    /// does not verify, [`Error::BadFlags`] if the object is not segmented.
+    /// does not verify, [`Error::BadFlags`] if the object is not segmented, [`Error::LimitExceeded`] if a
+    /// segment or the object's plaintext or ciphertext total exceeds the format's limits.
     pub fn verify(object: &ObjectKey, bytes: &'a [u8]) -> Result<Self, Error> {
         if !object.header().segmented {
             return Err(Error::BadFlags(0));
@@ -169,8 +170,10 @@ impl<'a> ManifestView<'a> {
             chunk_log2: object.header().chunk_log2,
         };
         // Authenticated, so these only fail for a writer that broke the rules.
+        // Both totals must fit in a u64, so the accessors below never overflow.
         let mut previous: Option<u32> = None;
         let mut total: u64 = 0;
+        let mut total_ct: u64 = 0;
         for entry in view.entries() {
             if previous.is_some_and(|p| p >= entry.number) {
                 return Err(Error::BadManifest(
@@ -181,7 +184,9 @@ impl<'a> ManifestView<'a> {
             total = total
                 .checked_add(entry.plaintext_len)
                 .ok_or(Error::LimitExceeded)?;
-            ciphertext_len(entry.plaintext_len, view.chunk_log2)?;
+            total_ct = total_ct
+                .checked_add(ciphertext_len(entry.plaintext_len, view.chunk_log2)?)
+                .ok_or(Error::LimitExceeded)?;
         }
         Ok(view)
     }
