@@ -1,0 +1,275 @@
+//! `objseal encrypt` and `objseal decrypt`: the file container around a streamed body.
+//!
+//! ```text
+//! file = header (104 bytes) ‖ BE16 1 ‖ BE16 len ‖ wrapped DEK ‖ body (STREAM chunks)
+//! ```
+
+use std::io::{self, BufReader, Read, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use objseal_core::format::container::{self, ContainerPrefix, MAX_PREFIX_LEN};
+use objseal_core::format::wrapped_key::MAX_WRAPPED_KEY_LEN;
+use objseal_core::io::{DecryptReader, EncryptWriter};
+use objseal_core::wrap::{KeyUnwrap, KeyWrap, LocalKek};
+use objseal_core::{Dek, Error, HEADER_LEN, ObjectKey, ObjectParams};
+use zeroize::Zeroizing;
+
+use crate::keyfile;
+use crate::stdio::{self, Output};
+
+/// Size of the copy buffer between input and output.
+const COPY_BUF: usize = 256 * 1024;
+
+/// The message when no wrapped key opens.
+pub const NO_KEY_OPENS: &str = "no wrapped key opens with this key (wrong key or wrong --context)";
+
+/// What `encrypt` does.
+pub struct EncryptJob<'a> {
+    /// Key file.
+    pub key: &'a Path,
+    /// Plaintext file, or standard input.
+    pub input: Option<&'a Path>,
+    /// Encrypted file, or standard output.
+    pub output: Option<&'a Path>,
+    /// log2 of the chunk size.
+    pub chunk_log2: u8,
+    /// Encryption context pairs.
+    pub context: &'a [(String, String)],
+}
+
+/// What `decrypt` does.
+pub struct DecryptJob<'a> {
+    /// Key file.
+    pub key: &'a Path,
+    /// Encrypted file, or standard input.
+    pub input: Option<&'a Path>,
+    /// Plaintext file, or standard output.
+    pub output: Option<&'a Path>,
+    /// Encryption context pairs.
+    pub context: &'a [(String, String)],
+}
+
+/// Bytes moved by a command.
+#[derive(Clone, Copy, Debug)]
+pub struct Totals {
+    /// Plaintext bytes.
+    pub plaintext: u64,
+    /// Encrypted bytes (container prefix and body).
+    pub encrypted: u64,
+}
+
+/// The context hash of `pairs` (in any order; a repeated key is an error).
+pub fn context_hash(pairs: &[(String, String)]) -> Result<[u8; 32]> {
+    let refs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    Ok(objseal_core::context_hash(&refs)?)
+}
+
+/// `objseal encrypt`.
+pub fn encrypt(job: &EncryptJob<'_>) -> Result<Totals> {
+    let kek = keyfile::load(job.key)?;
+    let ctx = context_hash(job.context)?;
+    if job.output.is_none() && std::io::IsTerminal::is_terminal(&io::stdout()) {
+        bail!(
+            "refusing to write ciphertext to a terminal; use -o FILE or redirect standard output"
+        );
+    }
+    let mut input = stdio::open_input(job.input)?;
+    let mut output = Output::create(job.output)?;
+    match encrypt_stream(&kek, &ctx, job.chunk_log2, &mut input.reader, &mut output) {
+        Ok(plaintext) => {
+            let encrypted = output.written();
+            output.commit()?;
+            Ok(Totals {
+                plaintext,
+                encrypted,
+            })
+        }
+        Err(e) if output.is_stdout() => Err(e.context(format!(
+            "encryption failed; the {} bytes already written to standard output are incomplete \
+             and must be discarded",
+            output.written()
+        ))),
+        Err(e) => Err(e.context("encryption failed; no output file was written")),
+    }
+}
+
+/// Writes the container prefix for a new object, then streams `input` through the body encryptor.
+/// Returns the number of plaintext bytes.
+pub fn encrypt_stream<R: Read + ?Sized, W: Write>(
+    kek: &LocalKek,
+    ctx: &[u8; 32],
+    chunk_log2: u8,
+    input: &mut R,
+    output: &mut W,
+) -> Result<u64> {
+    let dek = Dek::generate().context("generating a data key")?;
+    let params = ObjectParams::random(*ctx)
+        .context("generating a salt")?
+        .chunk_log2(chunk_log2);
+    let object = ObjectKey::create(&dek, &params)?;
+    let mut wrap_salt = [0u8; 32];
+    getrandom::fill(&mut wrap_salt).map_err(|_| Error::Rng)?;
+    let mut blob = [0u8; MAX_WRAPPED_KEY_LEN];
+    let blob_len = kek.wrap_key(&dek, ctx, &wrap_salt, &mut blob)?;
+    drop(dek);
+    let mut prefix = vec![0u8; HEADER_LEN + 4 + blob_len];
+    let prefix_len = container::write_prefix(object.header(), &[&blob[..blob_len]], &mut prefix)?;
+    output
+        .write_all(&prefix[..prefix_len])
+        .context("writing the output")?;
+
+    let mut writer = EncryptWriter::new(output, object.body_key()?);
+    let mut buf = Zeroizing::new(vec![0u8; COPY_BUF]);
+    let mut total = 0u64;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("reading the input"),
+        };
+        writer.write_all(&buf[..n]).context("writing the output")?;
+        total += n as u64;
+    }
+    writer.finish().context("writing the output")?;
+    Ok(total)
+}
+
+/// `objseal decrypt`.
+pub fn decrypt(job: &DecryptJob<'_>) -> Result<Totals> {
+    let kek = keyfile::load(job.key)?;
+    let ctx = context_hash(job.context)?;
+    let input = stdio::open_input(job.input)?;
+    let source = stdio::display(job.input, "<stdin>");
+    let mut opened = open_container(&kek, &ctx, input.reader)
+        .with_context(|| format!("cannot decrypt {source}"))?;
+    // The key and header have verified: only now is an output created.
+    let mut output = Output::create(job.output)?;
+    match copy_plaintext(&mut opened.reader, &mut output) {
+        Ok(plaintext) => {
+            output.commit()?;
+            let body = objseal_core::range::ciphertext_len(plaintext, opened.chunk_log2)?;
+            Ok(Totals {
+                plaintext,
+                encrypted: opened.prefix_len as u64 + body,
+            })
+        }
+        Err(e) if output.is_stdout() && output.written() == 0 => {
+            Err(anyhow!("{e:#}; nothing was written to standard output"))
+        }
+        Err(e) if output.is_stdout() => Err(anyhow!(
+            "{e:#}; the {} bytes already written to standard output are incomplete and must be \
+             discarded",
+            output.written()
+        )),
+        Err(e) => Err(anyhow!("{e:#}; no output file was written")),
+    }
+}
+
+/// An encrypted input whose key and header have verified.
+pub struct Opened<R: Read> {
+    /// Serves the body's verified plaintext.
+    pub reader: DecryptReader<BufReader<R>>,
+    /// Length of the container prefix.
+    pub prefix_len: usize,
+    /// The header's chunk size (log2).
+    pub chunk_log2: u8,
+}
+
+/// Reads and parses the container prefix, unwraps the data key and verifies the header (key commitment
+/// and context).
+pub fn open_container<R: Read>(kek: &LocalKek, ctx: &[u8; 32], input: R) -> Result<Opened<R>> {
+    let mut input = BufReader::with_capacity(64 * 1024, input);
+    let bytes = read_prefix(&mut input)?;
+    let prefix = ContainerPrefix::parse(&bytes)?;
+    let dek = unwrap_any(kek, &prefix, ctx)?;
+    let object = ObjectKey::open_with_context(&dek, &prefix.header, ctx)?;
+    drop(dek);
+    Ok(Opened {
+        reader: DecryptReader::new(input, object.body_key()?),
+        prefix_len: bytes.len(),
+        chunk_log2: prefix.header.chunk_log2,
+    })
+}
+
+/// The first wrapped key of `prefix` that `kek` opens for `ctx`.
+fn unwrap_any(kek: &LocalKek, prefix: &ContainerPrefix<'_>, ctx: &[u8; 32]) -> Result<Dek> {
+    for blob in prefix.wrapped_keys() {
+        match kek.unwrap_key(&blob?, ctx) {
+            Ok(dek) => return Ok(dek),
+            Err(Error::UnknownWrapAlgorithm(_) | Error::UnwrapFailed) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    bail!(NO_KEY_OPENS)
+}
+
+/// Reads exactly the container prefix (header and wrapped keys) from `input`, no byte of the body.
+pub fn read_prefix<R: Read>(input: &mut R) -> Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(HEADER_LEN + 256);
+    let mut want = HEADER_LEN + 2;
+    loop {
+        if want > MAX_PREFIX_LEN {
+            return Err(Error::LimitExceeded.into());
+        }
+        let have = buf.len();
+        buf.resize(want, 0);
+        let got = read_full(input, &mut buf[have..]).context("reading the input")?;
+        if have + got < want {
+            // End of input inside the prefix: report a malformed start if there is one.
+            buf.truncate(have + got);
+            container::prefix_len(&buf)?;
+            return Err(Error::TooShort {
+                what: "container prefix",
+            }
+            .into());
+        }
+        match container::prefix_len(&buf)? {
+            Some(n) if n == buf.len() => return Ok(buf),
+            Some(n) if n > buf.len() => want = n,
+            Some(_) => bail!("internal error: read past the container prefix"),
+            // Two more bytes never reach past the prefix: the next length field, or blob bytes.
+            None => want = buf.len() + 2,
+        }
+    }
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full<R: Read + ?Sized>(input: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Streams verified plaintext from `reader` to `output`. Returns the plaintext byte count.
+fn copy_plaintext<R: Read>(reader: &mut DecryptReader<R>, output: &mut Output) -> Result<u64> {
+    let mut buf = Zeroizing::new(vec![0u8; COPY_BUF]);
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(match e.get_ref().and_then(|i| i.downcast_ref::<Error>()) {
+                    Some(data_error) => anyhow!("decryption failed: {data_error}"),
+                    None => anyhow!(e).context("reading the input"),
+                });
+            }
+        };
+        output.write_all(&buf[..n]).context("writing the output")?;
+        total += n as u64;
+    }
+    Ok(total)
+}
