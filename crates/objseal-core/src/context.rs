@@ -10,11 +10,15 @@ use crate::kdf::{LABEL_CONTEXT, Sha256Writer};
 
 /// Length of a context hash.
 pub const CONTEXT_HASH_LEN: usize = 32;
+/// Most pairs a context may hold. Canonical ordering without allocation is quadratic in the pair
+/// count, so contexts that arrive over the network are bounded (AWS KMS contexts are far smaller).
+pub const MAX_CONTEXT_PAIRS: usize = 256;
 
 /// SHA-256 of the canonical encoding of `pairs`, which may come in any order.
 ///
 /// # Errors
-/// [`Error::BadContext`] if a key appears twice, or a key or value is longer than 2^32 − 1 bytes.
+/// [`Error::BadContext`] if a key appears twice, there are more than [`MAX_CONTEXT_PAIRS`] pairs, or a
+/// key or value is longer than 2^32 − 1 bytes.
 ///
 /// ```
 /// use objseal_core::context_hash;
@@ -25,6 +29,9 @@ pub const CONTEXT_HASH_LEN: usize = 32;
 /// assert!(context_hash(&[("k", "1"), ("k", "2")]).is_err());
 /// ```
 pub fn context_hash(pairs: &[(&str, &str)]) -> Result<[u8; CONTEXT_HASH_LEN], Error> {
+    if pairs.len() > MAX_CONTEXT_PAIRS {
+        return Err(Error::BadContext("more than 256 pairs"));
+    }
     let count = u32::try_from(pairs.len()).map_err(|_| Error::BadContext("too many pairs"))?;
     let mut hasher = Sha256Writer::new();
     hasher.update(LABEL_CONTEXT);

@@ -64,7 +64,7 @@ pub mod io;
 #[cfg(feature = "rayon")]
 pub mod par;
 
-pub use context::{CONTEXT_HASH_LEN, context_hash, empty_context_hash};
+pub use context::{CONTEXT_HASH_LEN, MAX_CONTEXT_PAIRS, context_hash, empty_context_hash};
 pub use error::Error;
 pub use format::header::{DEFAULT_CHUNK_LOG2, HEADER_LEN, Header, Suite};
 pub use key::{Dek, KEY_LEN, Kek};

@@ -131,6 +131,10 @@ impl ObjectKey {
 
     /// Opens an existing object: verifies the header tag (the key commitment) in constant time.
     ///
+    /// This does not compare the header's context hash with one the caller expects: readers that know
+    /// the context (almost all) should call [`ObjectKey::open_with_context`], unless the DEK was
+    /// unwrapped by a key wrap that already binds the context hash (every wrap in this crate does).
+    ///
     /// # Errors
     /// [`Error::HeaderAuth`] if `dek` is not the object's key or the header was altered.
     pub fn open(dek: &Dek, header: &Header) -> Result<Self, Error> {

@@ -126,6 +126,22 @@ impl Header {
         Ok(header)
     }
 
+    /// Parses a header that must be exactly [`HEADER_LEN`] bytes, as stored in object metadata.
+    ///
+    /// # Errors
+    /// [`Error::BadLength`] for any other length, then as [`Header::parse`].
+    ///
+    /// ```
+    /// use objseal_core::{Header, HEADER_LEN};
+    /// assert_eq!(Header::parse_exact(&[0u8; HEADER_LEN + 1]).unwrap_err(), objseal_core::Error::BadLength);
+    /// ```
+    pub fn parse_exact(bytes: &[u8]) -> Result<Self, Error> {
+        if bytes.len() != HEADER_LEN {
+            return Err(Error::BadLength);
+        }
+        Self::parse(bytes)
+    }
+
     /// The bytes covered by the header tag.
     pub fn prefix_bytes(&self) -> [u8; HEADER_PREFIX_LEN] {
         let mut out = [0u8; HEADER_PREFIX_LEN];
