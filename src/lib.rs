@@ -4,4 +4,7 @@
 //! deterministic generator and the reference decoder that checks them; the `gen-vectors` binary and
 //! the `tests/vectors.rs` integration test share it.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 pub mod vectors;

@@ -11,9 +11,11 @@ use subtle::ConstantTimeEq;
 use crate::Error;
 
 #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+#[allow(unsafe_code)]
 mod aesni;
 mod portable;
 #[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
 mod vaes256;
 
 /// AES block size in bytes.
