@@ -107,38 +107,13 @@ impl AesNiKey {
 
     #[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
     fn expand(key: &[u8; 32]) -> Self {
-        let (halves, _) = key.as_chunks::<BLOCK>();
-        let mut rk = [_mm_setzero_si128(); ROUND_KEYS];
-        rk[0] = load(&halves[0]);
-        rk[1] = load(&halves[1]);
-        rk[2] = expand_even::<0x01>(rk[0], rk[1]);
-        rk[3] = expand_odd(rk[1], rk[2]);
-        rk[4] = expand_even::<0x02>(rk[2], rk[3]);
-        rk[5] = expand_odd(rk[3], rk[4]);
-        rk[6] = expand_even::<0x04>(rk[4], rk[5]);
-        rk[7] = expand_odd(rk[5], rk[6]);
-        rk[8] = expand_even::<0x08>(rk[6], rk[7]);
-        rk[9] = expand_odd(rk[7], rk[8]);
-        rk[10] = expand_even::<0x10>(rk[8], rk[9]);
-        rk[11] = expand_odd(rk[9], rk[10]);
-        rk[12] = expand_even::<0x20>(rk[10], rk[11]);
-        rk[13] = expand_odd(rk[11], rk[12]);
-        rk[14] = expand_even::<0x40>(rk[12], rk[13]);
-
         let mut key = Self {
-            rk,
+            rk: aes256_round_keys(key),
             h: [_mm_setzero_si128(); LANES],
             hk: [_mm_setzero_si128(); LANES],
         };
-
-        // H = E(K, 0^128), moved into POLYVAL's field: byte-reverse, then multiply by x.
-        let h = mul_x(bswap(key.encrypt_block(_mm_setzero_si128())));
-        let mut power = h;
-        for i in 0..LANES {
-            key.h[i] = power;
-            key.hk[i] = karatsuba_half(power);
-            power = gf_mul(power, h);
-        }
+        let h = polyval_key(key.encrypt_block(_mm_setzero_si128()));
+        key_powers(h, &mut key.h, &mut key.hk);
         key
     }
 
@@ -392,6 +367,52 @@ impl AesNiKey {
     }
 }
 
+/// The AES-256 key schedule: the 15 encryption round keys of `key`, expanded with
+/// `aeskeygenassist`. Shared with the VAES backend.
+#[inline]
+#[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
+pub(super) fn aes256_round_keys(key: &[u8; 32]) -> [__m128i; ROUND_KEYS] {
+    let (halves, _) = key.as_chunks::<BLOCK>();
+    let mut rk = [_mm_setzero_si128(); ROUND_KEYS];
+    rk[0] = load(&halves[0]);
+    rk[1] = load(&halves[1]);
+    rk[2] = expand_even::<0x01>(rk[0], rk[1]);
+    rk[3] = expand_odd(rk[1], rk[2]);
+    rk[4] = expand_even::<0x02>(rk[2], rk[3]);
+    rk[5] = expand_odd(rk[3], rk[4]);
+    rk[6] = expand_even::<0x04>(rk[4], rk[5]);
+    rk[7] = expand_odd(rk[5], rk[6]);
+    rk[8] = expand_even::<0x08>(rk[6], rk[7]);
+    rk[9] = expand_odd(rk[7], rk[8]);
+    rk[10] = expand_even::<0x10>(rk[8], rk[9]);
+    rk[11] = expand_odd(rk[9], rk[10]);
+    rk[12] = expand_even::<0x20>(rk[10], rk[11]);
+    rk[13] = expand_odd(rk[11], rk[12]);
+    rk[14] = expand_even::<0x40>(rk[12], rk[13]);
+    rk
+}
+
+/// GHASH's hash key `H = E(K, 0^128)` (given as `e0`) moved into POLYVAL's field: byte-reverse, then
+/// multiply by x. Shared with the VAES backend.
+#[inline]
+#[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
+pub(super) fn polyval_key(e0: __m128i) -> __m128i {
+    mul_x(bswap(e0))
+}
+
+/// Fills `powers[i]` with `h^(i+1)` and `halves[i]` with its [`karatsuba_half`], for every `i` below
+/// the shorter length. Shared with the VAES backend.
+#[inline]
+#[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
+pub(super) fn key_powers(h: __m128i, powers: &mut [__m128i], halves: &mut [__m128i]) {
+    let mut power = h;
+    for (p, k) in powers.iter_mut().zip(halves) {
+        *p = power;
+        *k = karatsuba_half(power);
+        power = gf_mul(power, h);
+    }
+}
+
 /// Unreduced GHASH accumulator for Karatsuba products: low, high and middle 128-bit parts.
 #[derive(Clone, Copy)]
 struct Acc {
@@ -455,7 +476,7 @@ fn gf_mul(a: __m128i, b: __m128i) -> __m128i {
 /// [`gf_mul`] with `karatsuba_half(b)` precomputed.
 #[inline]
 #[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
-fn gf_mul_k(a: __m128i, b: __m128i, bk: __m128i) -> __m128i {
+pub(super) fn gf_mul_k(a: __m128i, b: __m128i, bk: __m128i) -> __m128i {
     let mut acc = Acc::new();
     acc.mul_add(a, b, bk);
     acc.reduce()
@@ -516,7 +537,7 @@ fn prefix_xor(x: __m128i) -> __m128i {
 /// Reverses the 16 bytes (GHASH block ⇄ POLYVAL element).
 #[inline]
 #[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
-fn bswap(x: __m128i) -> __m128i {
+pub(super) fn bswap(x: __m128i) -> __m128i {
     _mm_shuffle_epi8(
         x,
         _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -546,7 +567,7 @@ fn as_blocks_mut(group: &mut [u8; GROUP]) -> &mut [[u8; BLOCK]; LANES] {
 /// Loads 16 bytes from any address.
 #[inline]
 #[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
-fn load(block: &[u8; BLOCK]) -> __m128i {
+pub(super) fn load(block: &[u8; BLOCK]) -> __m128i {
     // SAFETY: `block` is a valid reference to 16 readable bytes; `loadu` has no alignment requirement.
     unsafe { _mm_loadu_si128(block.as_ptr().cast()) }
 }
@@ -554,7 +575,7 @@ fn load(block: &[u8; BLOCK]) -> __m128i {
 /// Stores 16 bytes to any address.
 #[inline]
 #[target_feature(enable = "aes,pclmulqdq,sse2,ssse3,sse4.1")]
-fn store(block: &mut [u8; BLOCK], x: __m128i) {
+pub(super) fn store(block: &mut [u8; BLOCK], x: __m128i) {
     // SAFETY: `block` is a valid exclusive reference to 16 writable bytes; `storeu` has no alignment
     // requirement.
     unsafe { _mm_storeu_si128(block.as_mut_ptr().cast(), x) }

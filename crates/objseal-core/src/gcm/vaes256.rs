@@ -61,6 +61,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 
 use zeroize::Zeroize;
 
+use super::aesni::{aes256_round_keys, bswap, gf_mul_k, key_powers, load, polyval_key, store};
 use super::{BLOCK, TAG_LEN, lengths_block};
 
 /// 256-bit registers (two blocks each) in flight in the main loop.
@@ -168,24 +169,7 @@ impl Vaes256Key {
 
     #[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
     fn expand(key: &[u8; 32]) -> Self {
-        let (halves, _) = key.as_chunks::<BLOCK>();
-        let mut rk = [_mm_setzero_si128(); ROUND_KEYS];
-        rk[0] = load(&halves[0]);
-        rk[1] = load(&halves[1]);
-        rk[2] = expand_even::<0x01>(rk[0], rk[1]);
-        rk[3] = expand_odd(rk[1], rk[2]);
-        rk[4] = expand_even::<0x02>(rk[2], rk[3]);
-        rk[5] = expand_odd(rk[3], rk[4]);
-        rk[6] = expand_even::<0x04>(rk[4], rk[5]);
-        rk[7] = expand_odd(rk[5], rk[6]);
-        rk[8] = expand_even::<0x08>(rk[6], rk[7]);
-        rk[9] = expand_odd(rk[7], rk[8]);
-        rk[10] = expand_even::<0x10>(rk[8], rk[9]);
-        rk[11] = expand_odd(rk[9], rk[10]);
-        rk[12] = expand_even::<0x20>(rk[10], rk[11]);
-        rk[13] = expand_odd(rk[11], rk[12]);
-        rk[14] = expand_even::<0x40>(rk[12], rk[13]);
-
+        let mut rk = aes256_round_keys(key);
         let mut key = Self {
             rk: [_mm256_setzero_si256(); ROUND_KEYS],
             h: [_mm_setzero_si128(); POWERS],
@@ -196,14 +180,11 @@ impl Vaes256Key {
         }
         rk.zeroize();
 
-        // H = E(K, 0^128), moved into POLYVAL's field: byte-reverse, then multiply by x.
-        let h = mul_x(bswap(key.encrypt_block(_mm_setzero_si128())));
-        let mut power = h;
-        for i in (0..LANES).rev() {
-            key.h[i] = power;
-            key.hk[i] = karatsuba_half(power);
-            power = gf_mul(power, h);
-        }
+        // `H^1..H^16` in ascending order, then reversed so that `h[i]` = `H^(16−i)`; `h[16]` stays 0.
+        let h = polyval_key(key.encrypt_block(_mm_setzero_si128()));
+        key_powers(h, &mut key.h[..LANES], &mut key.hk[..LANES]);
+        key.h[..LANES].reverse();
+        key.hk[..LANES].reverse();
         key
     }
 
@@ -398,7 +379,11 @@ impl Vaes256Key {
     #[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
     fn finish(&self, s: __m128i, mask: __m128i, aad_len: usize, ct_len: usize) -> [u8; TAG_LEN] {
         let lengths = bswap(load(&lengths_block(aad_len, ct_len)));
-        let s = gf_mul(_mm_xor_si128(s, lengths), self.h[LANES - 1]);
+        let s = gf_mul_k(
+            _mm_xor_si128(s, lengths),
+            self.h[LANES - 1],
+            self.hk[LANES - 1],
+        );
         let mut tag = [0u8; TAG_LEN];
         store(&mut tag, _mm_xor_si128(bswap(s), mask));
         tag
@@ -573,52 +558,6 @@ impl Acc {
 /// The high 64 bits of the reduction constant: `x^63 + x^62 + x^57`.
 const POLY: i64 = 0xc200_0000_0000_0000_u64 as i64;
 
-/// POLYVAL product `a · b · x^-128 mod P` on one 128-bit lane (key setup and the lengths block).
-#[inline]
-#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
-fn gf_mul(a: __m128i, b: __m128i) -> __m128i {
-    let lo = _mm_clmulepi64_si128::<0x00>(a, b);
-    let hi = _mm_clmulepi64_si128::<0x11>(a, b);
-    let mid = _mm_xor_si128(
-        _mm_clmulepi64_si128::<0x01>(a, b),
-        _mm_clmulepi64_si128::<0x10>(a, b),
-    );
-    let poly = _mm_set_epi64x(POLY, 0);
-    let mid = _mm_xor_si128(
-        mid,
-        _mm_xor_si128(
-            _mm_shuffle_epi32::<0x4e>(lo),
-            _mm_clmulepi64_si128::<0x10>(lo, poly),
-        ),
-    );
-    _mm_xor_si128(
-        hi,
-        _mm_xor_si128(
-            _mm_shuffle_epi32::<0x4e>(mid),
-            _mm_clmulepi64_si128::<0x10>(mid, poly),
-        ),
-    )
-}
-
-/// `x`'s low half XOR its high half, in both halves.
-#[inline]
-#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
-fn karatsuba_half(x: __m128i) -> __m128i {
-    _mm_xor_si128(x, _mm_shuffle_epi32::<0x4e>(x))
-}
-
-/// `h · x mod P` in POLYVAL's field: GHASH's `H` becomes POLYVAL's key this way (RFC 8452, appendix A).
-/// Branch-free: the bit shifted out of the top selects the reduction constant with a mask.
-#[inline]
-#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
-fn mul_x(h: __m128i) -> __m128i {
-    let carries = _mm_srli_epi64::<63>(h);
-    let shifted = _mm_or_si128(_mm_slli_epi64::<1>(h), _mm_slli_si128::<8>(carries));
-    let top = _mm_shuffle_epi32::<0xff>(_mm_srai_epi32::<31>(h));
-    let poly = _mm_set_epi64x(POLY, 1);
-    _mm_xor_si128(shifted, _mm_and_si128(top, poly))
-}
-
 /// One AES round on every register, then [`fence`].
 #[inline]
 #[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
@@ -765,40 +704,6 @@ fn wipe(pad: &mut [u8; VEC]) {
     core::sync::atomic::compiler_fence(Ordering::SeqCst);
 }
 
-/// AES-256 key schedule, even step: round key `2i+2` from `2i` and `2i+1`.
-#[inline]
-#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
-fn expand_even<const RCON: i32>(prev2: __m128i, prev1: __m128i) -> __m128i {
-    let t = _mm_shuffle_epi32::<0xff>(_mm_aeskeygenassist_si128::<RCON>(prev1));
-    _mm_xor_si128(prefix_xor(prev2), t)
-}
-
-/// AES-256 key schedule, odd step: round key `2i+3` from `2i+1` and `2i+2` (SubWord without rotation).
-#[inline]
-#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
-fn expand_odd(prev2: __m128i, prev1: __m128i) -> __m128i {
-    let t = _mm_shuffle_epi32::<0xaa>(_mm_aeskeygenassist_si128::<0>(prev1));
-    _mm_xor_si128(prefix_xor(prev2), t)
-}
-
-/// Words `w0, w0^w1, w0^w1^w2, w0^w1^w2^w3`: the running XOR of the key schedule.
-#[inline]
-#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
-fn prefix_xor(x: __m128i) -> __m128i {
-    let x = _mm_xor_si128(x, _mm_slli_si128::<4>(x));
-    _mm_xor_si128(x, _mm_slli_si128::<8>(x))
-}
-
-/// Reverses the 16 bytes (GHASH block ⇄ POLYVAL element).
-#[inline]
-#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
-fn bswap(x: __m128i) -> __m128i {
-    _mm_shuffle_epi8(
-        x,
-        _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-    )
-}
-
 /// [`bswap`] on both lanes.
 #[inline]
 #[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
@@ -856,23 +761,6 @@ fn as_vecs(group: &[u8; GROUP]) -> &[[u8; VEC]; VECS] {
 fn as_vecs_mut(group: &mut [u8; GROUP]) -> &mut [[u8; VEC]; VECS] {
     let (vecs, _) = group.as_chunks_mut::<VEC>();
     vecs.try_into().expect("a group is eight registers")
-}
-
-/// Loads 16 bytes from any address.
-#[inline]
-#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
-fn load(block: &[u8; BLOCK]) -> __m128i {
-    // SAFETY: `block` is a valid reference to 16 readable bytes; `loadu` has no alignment requirement.
-    unsafe { _mm_loadu_si128(block.as_ptr().cast()) }
-}
-
-/// Stores 16 bytes to any address.
-#[inline]
-#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
-fn store(block: &mut [u8; BLOCK], x: __m128i) {
-    // SAFETY: `block` is a valid exclusive reference to 16 writable bytes; `storeu` has no alignment
-    // requirement.
-    unsafe { _mm_storeu_si128(block.as_mut_ptr().cast(), x) }
 }
 
 /// Loads 32 bytes from any address.
