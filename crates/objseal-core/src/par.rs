@@ -118,20 +118,11 @@ fn open_segment_inner(key: &SegmentKey, ciphertext: &[u8], out: &mut [u8]) -> Re
         .par_chunks_mut(c)
         .zip(ciphertext.par_chunks(key.sealed_chunk_size()))
         .enumerate()
-        .map(|(i, (dst, sealed))| {
-            let n = sealed.len() - TAG_LEN;
-            if dst.len() != n {
-                return Err(Error::BadLength);
-            }
-            dst.copy_from_slice(&sealed[..n]);
-            let tag: [u8; TAG_LEN] = sealed[n..].try_into().map_err(|_| Error::BadLength)?;
-            key.open_chunk(i as u64, i + 1 == chunks, dst, &tag)
-        })
+        .map(|(i, (dst, sealed))| key.open_chunk_to(i as u64, i + 1 == chunks, sealed, dst))
         .reduce(|| Ok(()), |a, b| a.and(b));
     // An empty segment has no plaintext slot to pair with its one chunk: open it on its own.
     let result = if pt_len == 0 {
-        let tag: [u8; TAG_LEN] = ciphertext.try_into().map_err(|_| Error::BadLength)?;
-        key.open_chunk(0, true, &mut [], &tag)
+        key.open_chunk_to(0, true, ciphertext, &mut [])
     } else {
         result
     };

@@ -164,6 +164,28 @@ impl SegmentKey {
         Ok(sealed)
     }
 
+    /// Opens a sealed chunk `ciphertext ‖ tag` from `sealed` into `dst` (exactly the plaintext length).
+    ///
+    /// # Errors
+    /// [`Error::BadLength`] if the lengths do not match; as [`SegmentKey::open_chunk`] otherwise (`dst`
+    /// is then zeroed).
+    pub fn open_chunk_to(
+        &self,
+        index: u64,
+        last: bool,
+        sealed: &[u8],
+        dst: &mut [u8],
+    ) -> Result<(), Error> {
+        let pt_len = sealed.len().checked_sub(TAG_LEN).ok_or(Error::BadLength)?;
+        if dst.len() != pt_len {
+            return Err(Error::BadLength);
+        }
+        let (ct, tag) = sealed.split_at(pt_len);
+        let tag: Tag = tag.try_into().map_err(|_| Error::BadLength)?;
+        dst.copy_from_slice(ct);
+        self.open_chunk(index, last, dst, &tag)
+    }
+
     /// Opens a sealed chunk `ciphertext ‖ tag` in place; the plaintext is then `chunk[..n]` for the
     /// returned `n`.
     ///

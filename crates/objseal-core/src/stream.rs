@@ -234,10 +234,12 @@ fn open_segment_inner(key: &SegmentKey, ciphertext: &[u8], out: &mut [u8]) -> Re
     let c = key.chunk_size();
     for (i, sealed) in ciphertext.chunks(key.sealed_chunk_size()).enumerate() {
         let n = sealed.len() - TAG_LEN;
-        let dst = &mut out[i * c..i * c + n];
-        dst.copy_from_slice(&sealed[..n]);
-        let tag: [u8; TAG_LEN] = sealed[n..].try_into().map_err(|_| Error::BadLength)?;
-        key.open_chunk(i as u64, i + 1 == chunks, dst, &tag)?;
+        key.open_chunk_to(
+            i as u64,
+            i + 1 == chunks,
+            sealed,
+            &mut out[i * c..i * c + n],
+        )?;
     }
     Ok(pt_len)
 }
