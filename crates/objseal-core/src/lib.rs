@@ -41,7 +41,7 @@
 //! ```
 #![no_std]
 #![deny(missing_docs)]
-// `unsafe` lives only in the SIMD kernel files (gcm/aesni.rs, gcm/vaes256.rs), which opt back in.
+// `unsafe` lives only in the SIMD kernel files (gcm/aesni.rs, gcm/vaes256.rs, gcm/vaes512.rs), which opt back in.
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]

@@ -292,10 +292,43 @@ fn keys_differ_per_backend_instance() {
 }
 
 #[test]
-fn vaes256_is_listed_last() {
-    assert_eq!(Backend::ALL.last(), Some(&Backend::Vaes256));
+fn vaes_backends_are_listed_last_widest_last() {
+    assert_eq!(
+        &Backend::ALL[Backend::ALL.len() - 2..],
+        &[Backend::Vaes256, Backend::Vaes512]
+    );
     assert_eq!(Backend::Vaes256.name(), "vaes256");
     assert_eq!(Backend::Vaes256.to_string(), "vaes256");
+    assert_eq!(Backend::Vaes512.name(), "vaes512");
+    assert_eq!(Backend::Vaes512.to_string(), "vaes512");
+}
+
+/// The AVX-512 backend also reads CPUID and XCR0 itself; it must agree with `std`, which checks the
+/// OS-enabled `zmm` state as well.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn vaes512_detection_matches_std() {
+    let std_says = std::is_x86_feature_detected!("avx512f")
+        && std::is_x86_feature_detected!("avx512bw")
+        && std::is_x86_feature_detected!("vaes")
+        && std::is_x86_feature_detected!("vpclmulqdq")
+        && std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("aes")
+        && std::is_x86_feature_detected!("pclmulqdq")
+        && std::is_x86_feature_detected!("sse4.1")
+        && std::is_x86_feature_detected!("ssse3");
+    assert_eq!(Backend::Vaes512.is_supported(), std_says);
+    assert_eq!(Backend::Vaes512.is_supported(), std_says);
+    assert_eq!(
+        Aes256Gcm::with_backend(&[0; 32], Backend::Vaes512).is_ok(),
+        std_says
+    );
+    if std_says {
+        assert!(Backend::available().any(|b| b == Backend::Vaes512));
+        assert_eq!(Backend::detect(), Backend::Vaes512);
+    } else {
+        eprintln!("note: this CPU has no AVX-512 + VAES; the vaes512 backend is not tested");
+    }
 }
 
 /// The VAES backend reads CPUID and XCR0 itself (no `std` in the core); it must agree with `std`.
@@ -330,7 +363,9 @@ fn vaes256_detection_matches_std() {
 
 #[cfg(not(target_arch = "x86_64"))]
 #[test]
-fn vaes256_is_x86_64_only() {
-    assert!(!Backend::Vaes256.is_supported());
-    assert!(Aes256Gcm::with_backend(&[0; 32], Backend::Vaes256).is_err());
+fn vaes_backends_are_x86_64_only() {
+    for backend in [Backend::Vaes256, Backend::Vaes512] {
+        assert!(!backend.is_supported());
+        assert!(Aes256Gcm::with_backend(&[0; 32], backend).is_err());
+    }
 }

@@ -17,6 +17,9 @@ mod portable;
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod vaes256;
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod vaes512;
 
 /// AES block size in bytes.
 pub(crate) const BLOCK: usize = 16;
@@ -48,11 +51,20 @@ pub enum Backend {
     /// VAES + VPCLMULQDQ on 256-bit registers (AVX2, two blocks per register): 16 blocks in flight, CTR
     /// and GHASH in one pass. x86-64 only: AMD Zen 3 and later, Intel Ice Lake / Alder Lake and later.
     Vaes256,
+    /// VAES + VPCLMULQDQ on 512-bit registers (AVX-512, four blocks per register): 16 blocks in
+    /// flight, CTR and GHASH in one pass. x86-64 only: Intel Ice Lake server / Sapphire Rapids and
+    /// later, AMD Zen 4 and later, where the OS enables the AVX-512 state.
+    Vaes512,
 }
 
 impl Backend {
     /// Every backend this build knows, fastest last.
-    pub const ALL: &'static [Backend] = &[Backend::Portable, Backend::AesNiClmul, Backend::Vaes256];
+    pub const ALL: &'static [Backend] = &[
+        Backend::Portable,
+        Backend::AesNiClmul,
+        Backend::Vaes256,
+        Backend::Vaes512,
+    ];
 
     /// The fastest backend this CPU supports. Detection runs once per process.
     pub fn detect() -> Backend {
@@ -84,6 +96,10 @@ impl Backend {
             Backend::Vaes256 => vaes256::is_supported(),
             #[cfg(not(target_arch = "x86_64"))]
             Backend::Vaes256 => false,
+            #[cfg(target_arch = "x86_64")]
+            Backend::Vaes512 => vaes512::is_supported(),
+            #[cfg(not(target_arch = "x86_64"))]
+            Backend::Vaes512 => false,
         }
     }
 
@@ -103,6 +119,7 @@ impl Backend {
             Backend::Portable => "portable",
             Backend::AesNiClmul => "aesni-clmul",
             Backend::Vaes256 => "vaes256",
+            Backend::Vaes512 => "vaes512",
         }
     }
 }
@@ -121,6 +138,8 @@ enum Engine {
     AesNiClmul(aesni::AesNiKey),
     #[cfg(target_arch = "x86_64")]
     Vaes256(vaes256::Vaes256Key),
+    #[cfg(target_arch = "x86_64")]
+    Vaes512(vaes512::Vaes512Key),
 }
 
 /// An expanded AES-256-GCM key (key schedule and GHASH key powers), built once and reused.
@@ -182,6 +201,10 @@ impl Aes256Gcm {
             Backend::Vaes256 => Engine::Vaes256(
                 vaes256::Vaes256Key::new(key).ok_or(Error::BackendUnavailable(backend))?,
             ),
+            #[cfg(target_arch = "x86_64")]
+            Backend::Vaes512 => Engine::Vaes512(
+                vaes512::Vaes512Key::new(key).ok_or(Error::BackendUnavailable(backend))?,
+            ),
             #[allow(unreachable_patterns)]
             _ => return Err(Error::BackendUnavailable(backend)),
         };
@@ -196,6 +219,8 @@ impl Aes256Gcm {
             Engine::AesNiClmul(_) => Backend::AesNiClmul,
             #[cfg(target_arch = "x86_64")]
             Engine::Vaes256(_) => Backend::Vaes256,
+            #[cfg(target_arch = "x86_64")]
+            Engine::Vaes512(_) => Backend::Vaes512,
         }
     }
 
@@ -215,6 +240,8 @@ impl Aes256Gcm {
             Engine::AesNiClmul(k) => k.encrypt(nonce, aad, buf),
             #[cfg(target_arch = "x86_64")]
             Engine::Vaes256(k) => k.encrypt(nonce, aad, buf),
+            #[cfg(target_arch = "x86_64")]
+            Engine::Vaes512(k) => k.encrypt(nonce, aad, buf),
         }
     }
 
@@ -240,6 +267,8 @@ impl Aes256Gcm {
             Engine::AesNiClmul(k) => k.decrypt(nonce, aad, buf),
             #[cfg(target_arch = "x86_64")]
             Engine::Vaes256(k) => k.decrypt(nonce, aad, buf),
+            #[cfg(target_arch = "x86_64")]
+            Engine::Vaes512(k) => k.decrypt(nonce, aad, buf),
         };
         if bool::from(computed.ct_eq(tag)) {
             Ok(())
@@ -251,6 +280,8 @@ impl Aes256Gcm {
                 Engine::AesNiClmul(k) => k.encrypt(nonce, aad, buf),
                 #[cfg(target_arch = "x86_64")]
                 Engine::Vaes256(k) => k.encrypt(nonce, aad, buf),
+                #[cfg(target_arch = "x86_64")]
+                Engine::Vaes512(k) => k.encrypt(nonce, aad, buf),
             };
             Err(Error::TagMismatch)
         }
