@@ -7,10 +7,11 @@
 //!   `raw-copy` first copies each chunk out of the plaintext like `seal_segment` does, so
 //!   `objseal-serial` / `raw-copy` is the cost of the format itself (nonces, geometry checks, keys).
 //! * `par-scaling/256MiB`: [`par::seal_chunks`] over a 256 MiB buffer in the sealed layout on rayon
-//!   pools of 1..=available_parallelism threads, next to `xor-bandwidth`, which XORs every byte of the
-//!   same buffer in place with `par_chunks_mut` on the same pool: one read and one write of every
-//!   byte, as sealing in place does. Their ratio at each thread count says how close sealing comes to
-//!   the memory bandwidth.
+//!   pools of 1..=available_parallelism threads, next to `ring-seal-chunks` (the same chunks sealed
+//!   by `ring` on the same pool) and `xor-bandwidth`, which XORs every byte of the same buffer in
+//!   place with `par_chunks_mut` on the same pool: one read and one write of every byte, as sealing
+//!   in place does. Their ratio at each thread count says how close sealing comes to the memory
+//!   bandwidth.
 //!
 //! Big buffers: 10 samples, flat sampling. `OBJSEAL_BENCH_QUICK=1` shortens every measurement; see
 //! `benches/README.md`.
@@ -174,6 +175,9 @@ fn bench_stream(c: &mut Criterion) {
     let slot = key.sealed_chunk_size();
     let slots = SCALING_LEN / CHUNK;
     let mut buf = pattern(slots * slot);
+    let ring_key = ring::aead::LessSafeKey::new(
+        ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &[0x42; 32]).expect("ring key"),
+    );
     let max_threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut group = c.benchmark_group("par-scaling/256MiB");
     group
@@ -191,6 +195,28 @@ fn bench_stream(c: &mut Criterion) {
                 // Re-sealing sealed slots: the same work as sealing fresh plaintext.
                 b.iter(|| {
                     pool.install(|| par::seal_chunks(&key, 0, &mut buf, true).expect("seal"))
+                });
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("ring-seal-chunks", threads),
+            &threads,
+            |b, _| {
+                // The same chunks, nonces and tag slots sealed by `ring` on the same pool.
+                b.iter(|| {
+                    pool.install(|| {
+                        buf.par_chunks_mut(slot).enumerate().for_each(|(i, s)| {
+                            let (data, tag) = s.split_at_mut(CHUNK);
+                            let nonce = ring::aead::Nonce::assume_unique_for_key(chunk_nonce(
+                                i as u32, false,
+                            ));
+                            let t = ring_key
+                                .seal_in_place_separate_tag(nonce, ring::aead::Aad::empty(), data)
+                                .expect("ring seal");
+                            tag.copy_from_slice(t.as_ref());
+                        });
+                    });
+                    black_box(&mut buf);
                 });
             },
         );
