@@ -16,9 +16,9 @@
 //!   registers of a group are one XOR each of the per-group base `a = 16k` with a constant, and the
 //!   fourth (`a + 14, a + 15 | a + 16, a + 17`) takes its upper two lanes from the next base, one mask
 //!   blend. Carries (modulo 2^32) happen once per group in a 32-bit addition, as in `vaes256.rs`.
-//! * **GHASH** as POLYVAL with Karatsuba multiplication: the table holds `H^16..H^1` highest first and
-//!   three zero entries, so the 64-byte load at index `i` is `[H^(16−i), …, H^(13−i)]` for blocks
-//!   `i..i+4` of a group. Sixteen blocks are folded with 12 multiplications and one reduction.
+//! * **GHASH** as POLYVAL with schoolbook multiplication (see [`Acc::mul_add`]): the table holds
+//!   `H^16..H^1` highest first and three zero entries, so the 64-byte load at index `i` is `[H^(16−i), …, H^(13−i)]` for blocks
+//!   `i..i+4` of a group. Sixteen blocks are folded with 16 multiplications and one reduction.
 //! * **Stitching and fences** as in the 256-bit kernel: each of the first four AES rounds of a group
 //!   sits next to one register's multiplications, pinned by empty `asm!` fences.
 //! * **Tail**: fewer than 256 bytes use 1, 2 or 4 registers; only a last partial register goes through
@@ -114,7 +114,8 @@ pub(crate) struct Vaes512Key {
     rk: [__m512i; ROUND_KEYS],
     /// `h[i]` = `H^(16−i)` in the POLYVAL representation for `i < 16`; the rest are 0.
     h: [__m128i; POWERS],
-    /// `hk[i]` = low half XOR high half of `h[i]`, in both halves: Karatsuba's middle operand.
+    /// `hk[i]` = low half XOR high half of `h[i]`, in both halves: Karatsuba's middle operand, used
+    /// only for the single 128-bit multiplication by `H` of the lengths block.
     hk: [__m128i; POWERS],
 }
 
@@ -183,8 +184,8 @@ impl Vaes512Key {
     /// The four key powers `[H^(16−i), …, H^(13−i)]` (`H^0` and below meaning the zero entries).
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,vaes,vpclmulqdq,aes,pclmulqdq")]
-    fn powers(&self, i: usize) -> (__m512i, __m512i) {
-        (load_quad(&self.h, i), load_quad(&self.hk, i))
+    fn powers(&self, i: usize) -> __m512i {
+        load_quad(&self.h, i)
     }
 
     /// `N` registers of consecutive counter blocks from `ctr` (the tail's), already XORed with the
@@ -274,8 +275,8 @@ impl Vaes512Key {
             if j == 0 {
                 x = _mm512_xor_si512(x, _mm512_zextsi128_si512(s));
             }
-            let (h, hk) = self.powers(PER_VEC * j);
-            acc.mul_add(x, h, hk);
+            let h = self.powers(PER_VEC * j);
+            acc.mul_add(x, h);
         }
         acc.reduce()
     }
@@ -293,8 +294,8 @@ impl Vaes512Key {
         let mut x = _mm512_zextsi128_si512(s);
         for (j, chunk) in chunks.iter().enumerate() {
             x = _mm512_xor_si512(x, bswap4(load4(chunk)));
-            let (h, hk) = self.powers(first + PER_VEC * j);
-            acc.mul_add(x, h, hk);
+            let h = self.powers(first + PER_VEC * j);
+            acc.mul_add(x, h);
             x = _mm512_setzero_si512();
         }
         if !rest.is_empty() {
@@ -302,8 +303,8 @@ impl Vaes512Key {
             pad[..rest.len()].copy_from_slice(rest);
             x = _mm512_xor_si512(x, bswap4(load4(&pad)));
             wipe(&mut pad);
-            let (h, hk) = self.powers(first + PER_VEC * chunks.len());
-            acc.mul_add(x, h, hk);
+            let h = self.powers(first + PER_VEC * chunks.len());
+            acc.mul_add(x, h);
         }
         acc.reduce()
     }
@@ -399,8 +400,8 @@ impl Vaes512Key {
                 if j == 0 {
                     x = _mm512_xor_si512(x, _mm512_zextsi128_si512(s));
                 }
-                let (h, hk) = self.powers(PER_VEC * j);
-                acc.mul_add(x, h, hk);
+                let h = self.powers(PER_VEC * j);
+                acc.mul_add(x, h);
                 aes_round_unfenced(&mut blocks, self.rk[j + 1]);
                 fence_acc(&mut blocks, &mut acc);
             }
@@ -471,7 +472,7 @@ impl GroupCounter {
     }
 }
 
-/// Unreduced GHASH accumulator for Karatsuba products, per lane: low, high and middle 128-bit parts.
+/// Unreduced GHASH accumulator, per lane: low, high and middle (both cross products) 128-bit parts.
 #[derive(Clone, Copy)]
 struct Acc {
     lo: __m512i,
@@ -490,36 +491,40 @@ impl Acc {
         }
     }
 
-    /// Adds the carry-less products `x · h` of all four lanes (three `vpclmulqdq`s); `hk` holds the
-    /// Karatsuba halves of each lane of `h`.
+    /// Adds the carry-less products `x · h` of all four lanes: four `vpclmulqdq`s, schoolbook, and
+    /// the two middle products folded in with one three-way XOR (`vpternlogq`).
+    ///
+    /// Karatsuba (three multiplications, as in `vaes256.rs`) pays for its saved multiplication with a
+    /// shuffle and two XORs; on Intel cores every 512-bit vector instruction but loads and stores
+    /// issues on the same two ports as `vaesenc` and `vpclmulqdq`, so fewer instructions in all is
+    /// what counts here.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,vaes,vpclmulqdq,aes,pclmulqdq")]
-    fn mul_add(&mut self, x: __m512i, h: __m512i, hk: __m512i) {
-        let xk = _mm512_xor_si512(x, _mm512_shuffle_epi32::<0x4e>(x));
+    fn mul_add(&mut self, x: __m512i, h: __m512i) {
         self.lo = _mm512_xor_si512(self.lo, _mm512_clmulepi64_epi128::<0x00>(x, h));
         self.hi = _mm512_xor_si512(self.hi, _mm512_clmulepi64_epi128::<0x11>(x, h));
-        self.mid = _mm512_xor_si512(self.mid, _mm512_clmulepi64_epi128::<0x00>(xk, hk));
+        self.mid = xor3(
+            self.mid,
+            _mm512_clmulepi64_epi128::<0x01>(x, h),
+            _mm512_clmulepi64_epi128::<0x10>(x, h),
+        );
     }
 
-    /// Reduces all four lanes (`Σ x·h·x^-128 mod P` each, as in `vaes256.rs`) and adds them together.
+    /// Reduces all four lanes (`Σ x·h·x^-128 mod P` each, as in `vaes256.rs`, the middle part here
+    /// already the sum of both cross products) and adds them together.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,vaes,vpclmulqdq,aes,pclmulqdq")]
     fn reduce(self) -> __m128i {
         let poly = _mm512_set_epi64(POLY, 0, POLY, 0, POLY, 0, POLY, 0);
-        let mid = _mm512_xor_si512(self.mid, _mm512_xor_si512(self.lo, self.hi));
-        let mid = _mm512_xor_si512(
-            mid,
-            _mm512_xor_si512(
-                _mm512_shuffle_epi32::<0x4e>(self.lo),
-                _mm512_clmulepi64_epi128::<0x10>(self.lo, poly),
-            ),
+        let mid = xor3(
+            self.mid,
+            _mm512_shuffle_epi32::<0x4e>(self.lo),
+            _mm512_clmulepi64_epi128::<0x10>(self.lo, poly),
         );
-        let hi = _mm512_xor_si512(
+        let hi = xor3(
             self.hi,
-            _mm512_xor_si512(
-                _mm512_shuffle_epi32::<0x4e>(mid),
-                _mm512_clmulepi64_epi128::<0x10>(mid, poly),
-            ),
+            _mm512_shuffle_epi32::<0x4e>(mid),
+            _mm512_clmulepi64_epi128::<0x10>(mid, poly),
         );
         let low_pair = _mm_xor_si128(
             _mm512_castsi512_si128(hi),
@@ -531,6 +536,13 @@ impl Acc {
         );
         _mm_xor_si128(low_pair, high_pair)
     }
+}
+
+/// `a ⊕ b ⊕ c` in one instruction (`vpternlogq` with truth table 0x96).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,vaes,vpclmulqdq,aes,pclmulqdq")]
+fn xor3(a: __m512i, b: __m512i, c: __m512i) -> __m512i {
+    _mm512_ternarylogic_epi64::<0x96>(a, b, c)
 }
 
 /// The high 64 bits of the reduction constant: `x^63 + x^62 + x^57`.
