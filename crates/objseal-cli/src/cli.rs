@@ -12,6 +12,7 @@ Examples:
   objseal inspect photo.jpg.ose
   tar c dir | objseal encrypt -k my.key > dir.tar.ose
   objseal demo
+  objseal kms --help
 
 Exit status: 0 on success, 1 on any error, 2 on a usage error.";
 
@@ -41,6 +42,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Run the whole job on embedded defaults: keygen, encrypt, inspect, decrypt, verify, tamper check.
     Demo(DemoArgs),
+    /// Manage master keys (embedded keystore or remote KMS), read the audit log, serve the keystore.
+    Kms(crate::kms::KmsArgs),
 }
 
 /// `objseal keygen`.

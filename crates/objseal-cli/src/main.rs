@@ -9,6 +9,8 @@ mod crypt;
 mod demo;
 mod inspect;
 mod keyfile;
+mod kms;
+mod pipe;
 mod stdio;
 mod time;
 
@@ -60,6 +62,7 @@ fn run(cli: Cli) -> Result<()> {
             inspect::inspect(stdio::path_or_stdio(args.file.as_deref()), &mut stdout)
         }
         Command::Demo(args) => in_pool(args.threads, || demo::run(args.size)),
+        Command::Kms(args) => kms::run(args),
     }
 }
 

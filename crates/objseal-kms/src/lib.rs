@@ -8,10 +8,19 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod blob;
+pub mod cache;
+pub mod clock;
 mod error;
+pub mod keystore;
+#[cfg(feature = "remote")]
+pub mod remote;
+#[cfg(feature = "server")]
+pub mod server;
 mod types;
 
 pub use error::KmsError;
+pub use keystore::{LocalKms, LocalKmsConfig, RootKey};
 pub use types::*;
 
 use async_trait::async_trait;

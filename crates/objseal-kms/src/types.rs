@@ -10,6 +10,10 @@ use zeroize::Zeroizing;
 /// An encryption context: string pairs bound to a ciphertext. Sorted by key, compared exactly.
 pub type EncryptionContext = BTreeMap<String, String>;
 
+/// The `key_version` (and `current_version`) of a result from a service that names no versions, as
+/// AWS KMS does not. Real versions start at 1.
+pub const KEY_VERSION_UNKNOWN: u32 = 0;
+
 /// Secret bytes: wiped when dropped, never printed.
 ///
 /// ```
@@ -18,8 +22,24 @@ pub type EncryptionContext = BTreeMap<String, String>;
 /// assert_eq!(s.as_bytes(), &[1, 2, 3]);
 /// assert_eq!(format!("{s:?}"), "SecretBytes(3 bytes, redacted)");
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct SecretBytes(Zeroizing<Vec<u8>>);
+
+/// Compared in constant time (for equal lengths): the time taken does not tell where the first
+/// difference is.
+impl PartialEq for SecretBytes {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && core::hint::black_box(
+                self.0
+                    .iter()
+                    .zip(other.0.iter())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b)),
+            ) == 0
+    }
+}
+
+impl Eq for SecretBytes {}
 
 impl SecretBytes {
     /// The bytes.
@@ -50,6 +70,57 @@ impl core::fmt::Debug for SecretBytes {
     }
 }
 
+/// An `io::Write` into a buffer that is wiped when dropped, and that wipes its old allocation
+/// whenever it grows (a plain `Vec` would leave an unwiped copy of what it held behind): for
+/// serialising documents that hold key material or plaintext.
+pub(crate) struct ZeroizingWriter(Zeroizing<Vec<u8>>);
+
+impl ZeroizingWriter {
+    /// An empty buffer with room for `capacity` bytes.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Self(Zeroizing::new(Vec::with_capacity(capacity)))
+    }
+
+    /// The bytes written.
+    pub(crate) fn into_inner(self) -> Zeroizing<Vec<u8>> {
+        self.0
+    }
+}
+
+impl std::io::Write for ZeroizingWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let needed = self
+            .0
+            .len()
+            .checked_add(data.len())
+            .ok_or_else(|| std::io::Error::other("buffer size overflow"))?;
+        if needed > self.0.capacity() {
+            let mut bigger = Zeroizing::new(Vec::with_capacity(
+                needed.max(self.0.capacity().saturating_mul(2)),
+            ));
+            bigger.extend_from_slice(&self.0);
+            // The old buffer is wiped (its whole capacity) as it drops here.
+            self.0 = bigger;
+        }
+        self.0.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Serialises `value` as JSON into a [`ZeroizingWriter`] sized for `capacity` bytes.
+pub(crate) fn to_json_zeroizing<T: serde::Serialize + ?Sized>(
+    value: &T,
+    capacity: usize,
+) -> serde_json::Result<Zeroizing<Vec<u8>>> {
+    let mut out = ZeroizingWriter::with_capacity(capacity);
+    serde_json::to_writer(&mut out, value)?;
+    Ok(out.into_inner())
+}
+
 /// The lifecycle state of a key, as AWS names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KeyState {
@@ -57,7 +128,9 @@ pub enum KeyState {
     Enabled,
     /// Refuses every cryptographic operation (`DisabledException`) until enabled.
     Disabled,
-    /// Deletion is scheduled; every operation but describe/cancel answers `KMSInvalidStateException`.
+    /// Deletion is scheduled: cryptographic operations and most management operations answer
+    /// `KMSInvalidStateException`; describe, cancel, the listings, `GetKeyRotationStatus` and
+    /// `DeleteAlias` still work (the full table is in [`crate::keystore`]).
     PendingDeletion,
 }
 
@@ -104,7 +177,8 @@ pub struct KeyMetadata {
     pub deletion_date: Option<u64>,
     /// The deletion window in days, while [`KeyState::PendingDeletion`].
     pub pending_deletion_window_days: Option<u32>,
-    /// The newest key version (1 for a new key; each rotation adds one).
+    /// The newest key version (1 for a new key; each rotation adds one); [`KEY_VERSION_UNKNOWN`]
+    /// when the service does not say.
     pub current_version: u32,
     /// Tags.
     pub tags: BTreeMap<String, String>,
@@ -224,7 +298,8 @@ pub struct Ciphertext {
     pub ciphertext_blob: Vec<u8>,
     /// ARN of the key.
     pub key_arn: String,
-    /// The key version used (the newest at the time).
+    /// The key version used (the newest at the time); [`KEY_VERSION_UNKNOWN`] when the service does
+    /// not say.
     pub key_version: u32,
 }
 
@@ -244,7 +319,7 @@ pub struct Plaintext {
     pub plaintext: SecretBytes,
     /// ARN of the key that decrypted it.
     pub key_arn: String,
-    /// The key version that decrypted it.
+    /// The key version that decrypted it; [`KEY_VERSION_UNKNOWN`] when the service does not say.
     pub key_version: u32,
 }
 
@@ -270,6 +345,37 @@ pub struct ReEncrypted {
     pub ciphertext: Ciphertext,
     /// ARN of the key that decrypted the source blob.
     pub source_key_arn: String,
-    /// Version of the key that decrypted the source blob.
+    /// Version of the key that decrypted the source blob; [`KEY_VERSION_UNKNOWN`] when the service
+    /// does not say.
     pub source_key_version: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn zeroizing_writer_grows_and_keeps_every_byte() {
+        let mut w = ZeroizingWriter::with_capacity(4);
+        let mut expected = Vec::new();
+        for i in 0..1000u32 {
+            let chunk = i.to_be_bytes();
+            w.write_all(&chunk).unwrap();
+            expected.extend_from_slice(&chunk);
+        }
+        assert_eq!(&w.into_inner()[..], &expected[..]);
+        let doc = BTreeMap::from([("k".repeat(5000), "v".repeat(5000))]);
+        let json = to_json_zeroizing(&doc, 16).unwrap();
+        assert_eq!(&json[..], &serde_json::to_vec(&doc).unwrap()[..]);
+    }
+
+    #[test]
+    fn secret_bytes_equality() {
+        let a = SecretBytes::from(vec![1u8, 2, 3]);
+        assert_eq!(a, SecretBytes::from(vec![1u8, 2, 3]));
+        assert_ne!(a, SecretBytes::from(vec![1u8, 2, 4]));
+        assert_ne!(a, SecretBytes::from(vec![1u8, 2]));
+        assert_ne!(a, SecretBytes::from(vec![1u8, 2, 3, 0]));
+    }
 }
