@@ -15,8 +15,8 @@ use objseal_core::wrap::{KeyUnwrap, KeyWrap, LocalKek};
 use objseal_core::{Dek, Error, HEADER_LEN, ObjectKey, ObjectParams};
 use zeroize::Zeroizing;
 
-use crate::keyfile;
 use crate::stdio::{self, Output};
+use crate::{keyfile, pipe};
 
 /// Size of the copy buffer between input and output.
 const COPY_BUF: usize = 256 * 1024;
@@ -79,7 +79,16 @@ pub fn encrypt(job: &EncryptJob<'_>) -> Result<Totals> {
     }
     let mut input = stdio::open_input(job.input)?;
     let mut output = Output::create(job.output)?;
-    match encrypt_stream(&kek, &ctx, job.chunk_log2, &mut input.reader, &mut output) {
+    // A regular file is read ahead and the output written behind on their own threads (see `pipe`);
+    // a stream is read in line, so that a stalled producer can never leave a reader thread behind.
+    let sealed = if input.file_len.is_some() {
+        pipe::pipelined(&mut input.reader, &mut output, |r, w| {
+            encrypt_stream(&kek, &ctx, job.chunk_log2, r, w)
+        })
+    } else {
+        encrypt_stream(&kek, &ctx, job.chunk_log2, &mut input.reader, &mut output)
+    };
+    match sealed {
         Ok(plaintext) => {
             let encrypted = output.written();
             output.commit()?;
@@ -144,12 +153,20 @@ pub fn decrypt(job: &DecryptJob<'_>) -> Result<Totals> {
     let kek = keyfile::load(job.key)?;
     let ctx = context_hash(job.context)?;
     let input = stdio::open_input(job.input)?;
+    let from_file = input.file_len.is_some();
     let source = stdio::display(job.input, "<stdin>");
     let mut opened = open_container(&kek, &ctx, input.reader)
         .with_context(|| format!("cannot decrypt {source}"))?;
     // The key and header have verified: only now is an output created.
     let mut output = Output::create(job.output)?;
-    match copy_plaintext(&mut opened.reader, &mut output) {
+    // As in `encrypt`: for a regular file, decryption (which releases only verified chunks) runs on
+    // the read-ahead thread and the output is written behind.
+    let copied = if from_file {
+        pipe::pipelined(&mut opened.reader, &mut output, copy_plaintext)
+    } else {
+        copy_plaintext(&mut opened.reader, &mut output)
+    };
+    match copied {
         Ok(plaintext) => {
             output.commit()?;
             let body = objseal_core::range::ciphertext_len(plaintext, opened.chunk_log2)?;
@@ -253,7 +270,10 @@ fn read_full<R: Read + ?Sized>(input: &mut R, buf: &mut [u8]) -> io::Result<usiz
 }
 
 /// Streams verified plaintext from `reader` to `output`. Returns the plaintext byte count.
-fn copy_plaintext<R: Read>(reader: &mut DecryptReader<R>, output: &mut Output) -> Result<u64> {
+fn copy_plaintext<R: Read + ?Sized, W: Write + ?Sized>(
+    reader: &mut R,
+    output: &mut W,
+) -> Result<u64> {
     let mut buf = Zeroizing::new(vec![0u8; COPY_BUF]);
     let mut total = 0u64;
     loop {

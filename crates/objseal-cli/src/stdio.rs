@@ -81,16 +81,17 @@ fn stdout_writer() -> Result<Box<dyn Write + Send>> {
     }
 }
 
-/// Where output goes: standard output (streamed), or a temporary file beside the destination that
-/// [`Output::commit`] syncs and renames into place. An `Output` dropped without `commit` removes its
-/// temporary file, so a failed run leaves nothing at the destination.
+/// Where output goes: standard output or an existing special file such as `/dev/null` or a FIFO
+/// (streamed), or a temporary file beside a regular destination that [`Output::commit`] syncs and
+/// renames into place. An `Output` dropped without `commit` removes its temporary file, so a failed
+/// run leaves nothing at a regular destination.
 pub struct Output {
     sink: Sink,
     written: u64,
 }
 
 enum Sink {
-    Stdout(Box<dyn Write + Send>),
+    Stream(Box<dyn Write + Send>),
     File {
         tmp: tempfile::NamedTempFile,
         dest: PathBuf,
@@ -101,10 +102,24 @@ impl Output {
     /// Output to `path` (atomically), or to standard output for `None`.
     pub fn create(path: Option<&Path>) -> Result<Self> {
         let sink = match path {
-            None => Sink::Stdout(stdout_writer()?),
+            None => Sink::Stream(stdout_writer()?),
             Some(dest) => {
                 if dest.is_dir() {
                     bail!("{} is a directory", dest.display());
+                }
+                // A device, FIFO or socket is written in place: renaming a file over `/dev/null`
+                // would replace the device node itself.
+                if let Ok(meta) = std::fs::metadata(dest)
+                    && !meta.is_file()
+                {
+                    let file = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(dest)
+                        .with_context(|| format!("opening {}", dest.display()))?;
+                    return Ok(Self {
+                        sink: Sink::Stream(Box::new(file)),
+                        written: 0,
+                    });
                 }
                 let tmp = temp_beside(dest)?;
                 Sink::File {
@@ -116,9 +131,10 @@ impl Output {
         Ok(Self { sink, written: 0 })
     }
 
-    /// Whether this writes to standard output.
+    /// Whether this streams (standard output or a special file) rather than renaming a finished file
+    /// into place: bytes written cannot be taken back.
     pub fn is_stdout(&self) -> bool {
-        matches!(self.sink, Sink::Stdout(_))
+        matches!(self.sink, Sink::Stream(_))
     }
 
     /// Bytes written so far.
@@ -129,7 +145,7 @@ impl Output {
     /// Flushes standard output, or syncs the temporary file and renames it over the destination.
     pub fn commit(self) -> Result<()> {
         match self.sink {
-            Sink::Stdout(mut w) => w.flush().context("writing to standard output"),
+            Sink::Stream(mut w) => w.flush().context("writing the output"),
             Sink::File { tmp, dest } => persist(tmp, &dest, true),
         }
     }
@@ -138,7 +154,7 @@ impl Output {
 impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = match &mut self.sink {
-            Sink::Stdout(w) => w.write(buf)?,
+            Sink::Stream(w) => w.write(buf)?,
             Sink::File { tmp, .. } => tmp.as_file_mut().write(buf)?,
         };
         self.written += n as u64;
@@ -147,7 +163,7 @@ impl Write for Output {
 
     fn flush(&mut self) -> io::Result<()> {
         match &mut self.sink {
-            Sink::Stdout(w) => w.flush(),
+            Sink::Stream(w) => w.flush(),
             Sink::File { tmp, .. } => tmp.as_file_mut().flush(),
         }
     }

@@ -323,6 +323,35 @@ fn round_trips_through_files() {
     }
 }
 
+/// A FIFO (or a device such as `/dev/null`) given as `-o` is written in place: a temporary file
+/// renamed over it would replace the special file itself.
+#[test]
+fn special_file_outputs_are_written_in_place_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempdir();
+    let key = keygen(dir.path(), "k");
+    let plain = sample(300_000, 7);
+    let input = dir.path().join("plain");
+    fs::write(&input, &plain).unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || fs::read(fifo).expect("read the FIFO"))
+    };
+    ok(objseal(&[
+        &"encrypt", &"-k", &key, &"-i", &input, &"-o", &fifo,
+    ]));
+    let sealed = reader.join().unwrap();
+    assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    assert_eq!(sealed.len(), PREFIX_LEN + ciphertext_len(plain.len(), 16));
+    let out = ok_with(objseal(&[&"decrypt", &"-k", &key]), &sealed);
+    assert!(out.stdout == plain);
+    // No temporary file was left beside the FIFO.
+    assert_eq!(listing(dir.path()), ["fifo", "k", "plain"]);
+}
+
 #[test]
 fn round_trips_through_stdin_and_stdout() {
     let dir = tempdir();
