@@ -11,6 +11,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use objseal_core::format::container::{self, ContainerPrefix, MAX_PREFIX_LEN};
 use objseal_core::format::wrapped_key::MAX_WRAPPED_KEY_LEN;
 use objseal_core::io::{DecryptReader, EncryptWriter};
+use objseal_core::seal::SegmentKey;
 use objseal_core::wrap::{KeyUnwrap, KeyWrap, LocalKek};
 use objseal_core::{Dek, Error, HEADER_LEN, ObjectKey, ObjectParams};
 use zeroize::Zeroizing;
@@ -79,12 +80,11 @@ pub fn encrypt(job: &EncryptJob<'_>) -> Result<Totals> {
     }
     let mut input = stdio::open_input(job.input)?;
     let mut output = Output::create(job.output)?;
-    // A regular file is read ahead and the output written behind on their own threads (see `pipe`);
-    // a stream is read in line, so that a stalled producer can never leave a reader thread behind.
+    // A regular file goes through the three-stage pipeline of `pipe`; a stream is read in line, so
+    // that a stalled producer can never leave a reader thread behind.
     let sealed = if input.file_len.is_some() {
-        pipe::pipelined(&mut input.reader, &mut output, |r, w| {
-            encrypt_stream(&kek, &ctx, job.chunk_log2, r, w)
-        })
+        write_prefix(&kek, &ctx, job.chunk_log2, &mut output)
+            .and_then(|key| pipe::seal_file(&key, &mut input.reader, &mut output))
     } else {
         encrypt_stream(&kek, &ctx, job.chunk_log2, &mut input.reader, &mut output)
     };
@@ -115,23 +115,8 @@ pub fn encrypt_stream<R: Read + ?Sized, W: Write>(
     input: &mut R,
     output: &mut W,
 ) -> Result<u64> {
-    let dek = Dek::generate().context("generating a data key")?;
-    let params = ObjectParams::random(*ctx)
-        .context("generating a salt")?
-        .chunk_log2(chunk_log2);
-    let object = ObjectKey::create(&dek, &params)?;
-    let mut wrap_salt = [0u8; 32];
-    getrandom::fill(&mut wrap_salt).map_err(|_| Error::Rng)?;
-    let mut blob = [0u8; MAX_WRAPPED_KEY_LEN];
-    let blob_len = kek.wrap_key(&dek, ctx, &wrap_salt, &mut blob)?;
-    drop(dek);
-    let mut prefix = vec![0u8; HEADER_LEN + 4 + blob_len];
-    let prefix_len = container::write_prefix(object.header(), &[&blob[..blob_len]], &mut prefix)?;
-    output
-        .write_all(&prefix[..prefix_len])
-        .context("writing the output")?;
-
-    let mut writer = EncryptWriter::new(output, object.body_key()?);
+    let key = write_prefix(kek, ctx, chunk_log2, output)?;
+    let mut writer = EncryptWriter::new(output, key);
     let mut buf = Zeroizing::new(vec![0u8; COPY_BUF]);
     let mut total = 0u64;
     loop {
@@ -148,25 +133,43 @@ pub fn encrypt_stream<R: Read + ?Sized, W: Write>(
     Ok(total)
 }
 
+/// Draws a data key and salt for a new object, writes the container prefix (header and the data key
+/// wrapped under `kek`) and returns the body's key.
+fn write_prefix<W: Write + ?Sized>(
+    kek: &LocalKek,
+    ctx: &[u8; 32],
+    chunk_log2: u8,
+    output: &mut W,
+) -> Result<SegmentKey> {
+    let dek = Dek::generate().context("generating a data key")?;
+    let params = ObjectParams::random(*ctx)
+        .context("generating a salt")?
+        .chunk_log2(chunk_log2);
+    let object = ObjectKey::create(&dek, &params)?;
+    let mut wrap_salt = [0u8; 32];
+    getrandom::fill(&mut wrap_salt).map_err(|_| Error::Rng)?;
+    let mut blob = [0u8; MAX_WRAPPED_KEY_LEN];
+    let blob_len = kek.wrap_key(&dek, ctx, &wrap_salt, &mut blob)?;
+    drop(dek);
+    let mut prefix = vec![0u8; HEADER_LEN + 4 + blob_len];
+    let prefix_len = container::write_prefix(object.header(), &[&blob[..blob_len]], &mut prefix)?;
+    output
+        .write_all(&prefix[..prefix_len])
+        .context("writing the output")?;
+    Ok(object.body_key()?)
+}
+
 /// `objseal decrypt`.
 pub fn decrypt(job: &DecryptJob<'_>) -> Result<Totals> {
     let kek = keyfile::load(job.key)?;
     let ctx = context_hash(job.context)?;
     let input = stdio::open_input(job.input)?;
-    let from_file = input.file_len.is_some();
     let source = stdio::display(job.input, "<stdin>");
     let mut opened = open_container(&kek, &ctx, input.reader)
         .with_context(|| format!("cannot decrypt {source}"))?;
     // The key and header have verified: only now is an output created.
     let mut output = Output::create(job.output)?;
-    // As in `encrypt`: for a regular file, decryption (which releases only verified chunks) runs on
-    // the read-ahead thread and the output is written behind.
-    let copied = if from_file {
-        pipe::pipelined(&mut opened.reader, &mut output, copy_plaintext)
-    } else {
-        copy_plaintext(&mut opened.reader, &mut output)
-    };
-    match copied {
+    match copy_plaintext(&mut opened.reader, &mut output) {
         Ok(plaintext) => {
             output.commit()?;
             let body = objseal_core::range::ciphertext_len(plaintext, opened.chunk_log2)?;
@@ -270,10 +273,7 @@ fn read_full<R: Read + ?Sized>(input: &mut R, buf: &mut [u8]) -> io::Result<usiz
 }
 
 /// Streams verified plaintext from `reader` to `output`. Returns the plaintext byte count.
-fn copy_plaintext<R: Read + ?Sized, W: Write + ?Sized>(
-    reader: &mut R,
-    output: &mut W,
-) -> Result<u64> {
+fn copy_plaintext<R: Read>(reader: &mut DecryptReader<R>, output: &mut Output) -> Result<u64> {
     let mut buf = Zeroizing::new(vec![0u8; COPY_BUF]);
     let mut total = 0u64;
     loop {

@@ -1,194 +1,229 @@
-//! Reading ahead and writing behind on their own threads, so that file I/O overlaps the crypto.
+//! The body of `objseal encrypt` for a regular file: reading, sealing and writing overlap, and no
+//! byte is copied in user space.
 //!
-//! `objseal encrypt` of a large file spends its time in three serial steps: copying the input out of
-//! the page cache, sealing (fast: every core works on a batch), and copying the output into the page
-//! cache (the slowest, since the kernel allocates the new pages). [`pipelined`] runs the first and
-//! the last on their own threads with a few buffers in flight between them, so the whole job takes
-//! about as long as its slowest step instead of the sum of all three.
+//! The serial path ([`objseal_core::io::EncryptWriter`]) reads into a copy buffer, copies into its
+//! batch, seals the batch on every core, then writes it: for a large file on a fast disk or tmpfs the
+//! two copies and the two system calls run one after the other on one thread, and the job takes
+//! longer than `cp`. Here a reader thread reads the file straight into the chunk slots of a batch
+//! buffer (the sealed layout: each chunk followed by room for its tag), the calling thread seals the
+//! batch in place with [`par::seal_chunks`], and a writer thread writes it out, with a few batches in
+//! flight; the job takes about as long as its slowest stage.
 //!
-//! Plaintext passes through these buffers on one side or the other; every buffer is wiped when it is
-//! dropped ([`Zeroizing`]).
+//! The output is byte for byte what the serial path writes (the tests compare them). Batches hold
+//! plaintext until sealed and are wiped when dropped ([`Zeroizing`]).
 
 use std::io::{self, Read, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context, Result, anyhow};
+use objseal_core::gcm::TAG_LEN;
+use objseal_core::par;
+use objseal_core::seal::SegmentKey;
 use zeroize::Zeroizing;
 
-/// Bytes per buffer handed between threads.
-const BUF: usize = 4 << 20;
-/// Buffers queued between a thread and the main one, each way.
-const DEPTH: usize = 3;
+/// Plaintext bytes per batch (rounded to whole chunks, at least one): 64 chunks of 64 KiB, four per
+/// worker on sixteen cores.
+const BATCH_BYTES: usize = 4 << 20;
+/// Batches queued between stages. With the one each stage works on, the one the reader holds back and
+/// the spares, at most about eight batches (32 MiB) exist at once.
+const DEPTH: usize = 1;
 
 type Buffer = Zeroizing<Vec<u8>>;
 
-/// Runs `job` with `input` read ahead on one thread and `output` written behind on another.
-///
-/// `job` sees a [`ReadAhead`] and a [`WriteBehind`] in place of the two. Errors of the I/O threads
-/// come back as `io::Error`s from the adapters; the first one wins.
-///
-/// ```ignore
-/// let n = pipelined(&mut input, &mut output, |r, w| Ok(io::copy(r, w)?))?;
-/// ```
-pub fn pipelined<R, W, T>(
-    input: &mut R,
-    output: &mut W,
-    job: impl FnOnce(&mut ReadAhead, &mut WriteBehind) -> Result<T>,
-) -> Result<T>
+/// A batch read from the input: slots in the sealed layout, each slot's tag room unused yet.
+struct Batch {
+    buf: Buffer,
+    /// Whether the batch ends the stream (its last slot is the final chunk).
+    last: bool,
+}
+
+/// Seals everything `input` holds, as chunks `0..` of `key`, into `output`. Returns the plaintext
+/// length.
+pub fn seal_file<R, W>(key: &SegmentKey, input: &mut R, output: &mut W) -> Result<u64>
 where
     R: Read + Send + ?Sized,
     W: Write + Send + ?Sized,
 {
+    let chunk = key.chunk_size();
+    let slots = (BATCH_BYTES / chunk).max(1);
     std::thread::scope(|scope| {
-        let (full_tx, full_rx) = sync_channel::<io::Result<Buffer>>(DEPTH);
-        scope.spawn(move || read_ahead(input, full_tx));
-        let (out_tx, out_rx) = sync_channel::<Buffer>(DEPTH);
-        let writer = scope.spawn(move || write_behind(output, out_rx));
+        let (read_tx, read_rx) = sync_channel::<io::Result<Batch>>(DEPTH);
+        let (free_tx, free_rx) = sync_channel::<Buffer>(DEPTH + 2);
+        let (write_tx, write_rx) = sync_channel::<Buffer>(DEPTH);
+        let reader = scope.spawn(move || read_batches(input, chunk, slots, read_tx, free_rx));
+        let writer = scope.spawn(move || write_batches(output, write_rx, free_tx));
 
-        let mut reader = ReadAhead {
-            rx: full_rx,
-            current: Zeroizing::new(Vec::new()),
-            pos: 0,
-            done: false,
-        };
-        let mut sink = WriteBehind {
-            tx: Some(out_tx),
-            pending: Zeroizing::new(Vec::with_capacity(BUF)),
-        };
-        let result = job(&mut reader, &mut sink);
-        // Hand over what is left, then close the channel so the writer finishes.
-        let flushed = sink.flush();
-        drop(sink);
-        // Stop the reader early if the job did not read to the end (it blocks on a full queue).
-        drop(reader);
+        let sealed = seal_batches(key, read_rx, write_tx);
+        let read = reader
+            .join()
+            .map_err(|_| anyhow!("the input thread panicked"))?;
         let written = writer
             .join()
             .map_err(|_| anyhow!("the output thread panicked"))?;
-        // An output error explains a failed job better than the job's own "output closed".
-        written?;
-        let value = result?;
-        flushed?;
-        Ok(value)
+        // The first failure explains the others ("the output was closed" follows a write error).
+        written.context("writing the output")?;
+        let total = sealed?;
+        read.context("reading the input")?;
+        Ok(total)
     })
 }
 
-fn read_ahead<R: Read + ?Sized>(input: &mut R, tx: SyncSender<io::Result<Buffer>>) {
+/// The calling thread's stage: seal each batch in place on every core, hand it to the writer.
+fn seal_batches(
+    key: &SegmentKey,
+    batches: Receiver<io::Result<Batch>>,
+    out: SyncSender<Buffer>,
+) -> Result<u64> {
+    let mut next_chunk = 0u64;
+    let mut total = 0u64;
+    for batch in batches {
+        let Batch { mut buf, last } = batch.context("reading the input")?;
+        let slots = buf.len().div_ceil(key.sealed_chunk_size());
+        par::seal_chunks(key, next_chunk, &mut buf, last)?;
+        next_chunk += slots as u64;
+        total += (buf.len() - slots * TAG_LEN) as u64;
+        out.send(buf)
+            .map_err(|_| anyhow!("the output was closed"))?;
+        if last {
+            return Ok(total);
+        }
+    }
+    // The reader stopped without a last batch: it failed, and says why.
+    Err(anyhow!("the input ended early"))
+}
+
+/// The reader's stage: fill batches slot by slot, one batch ahead so that the stream's last chunk is
+/// known to be last (a file that is a whole number of chunks long ends with a full final chunk).
+fn read_batches<R: Read + ?Sized>(
+    input: &mut R,
+    chunk: usize,
+    slots: usize,
+    out: SyncSender<io::Result<Batch>>,
+    free: Receiver<Buffer>,
+) -> io::Result<()> {
+    let slot_len = chunk + TAG_LEN;
+    let mut pending: Option<Buffer> = None;
     loop {
-        let mut buf = Zeroizing::new(vec![0u8; BUF]);
-        let mut filled = 0;
-        let result = loop {
-            match input.read(&mut buf[filled..]) {
-                Ok(0) => break Ok(()),
-                Ok(n) => {
-                    filled += n;
-                    if filled == buf.len() {
-                        break Ok(());
-                    }
+        let mut buf = free
+            .try_recv()
+            .unwrap_or_else(|_| Zeroizing::new(Vec::with_capacity(slots * slot_len)));
+        buf.clear();
+        let mut ended = false;
+        for _ in 0..slots {
+            let start = buf.len();
+            buf.resize(start + slot_len, 0);
+            let got = match read_full(input, &mut buf[start..start + chunk]) {
+                Ok(n) => n,
+                Err(e) => {
+                    let message = e.to_string();
+                    let _ = out.send(Err(e));
+                    return Err(io::Error::other(message));
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
+            };
+            if got < chunk {
+                // A short chunk ends the stream. An empty one is dropped when a full chunk came
+                // before it (that one is the final chunk); an empty stream still has one, empty,
+                // final chunk.
+                if got == 0 && (start > 0 || pending.is_some()) {
+                    buf.truncate(start);
+                } else {
+                    buf.truncate(start + got + TAG_LEN);
+                }
+                ended = true;
+                break;
             }
-        };
-        if let Err(e) = result {
-            let _ = tx.send(Err(e));
-            return;
         }
-        if filled == 0 {
-            return;
+        if ended {
+            match (pending.take(), buf.is_empty()) {
+                // The pending batch's last full chunk is the final one.
+                (Some(prev), true) => {
+                    let _ = out.send(Ok(Batch {
+                        buf: prev,
+                        last: true,
+                    }));
+                }
+                (Some(prev), false) => {
+                    if out
+                        .send(Ok(Batch {
+                            buf: prev,
+                            last: false,
+                        }))
+                        .is_err()
+                    {
+                        return Ok(());
+                    }
+                    let _ = out.send(Ok(Batch { buf, last: true }));
+                }
+                (None, _) => {
+                    let _ = out.send(Ok(Batch { buf, last: true }));
+                }
+            }
+            return Ok(());
         }
-        buf.truncate(filled);
-        let last = filled < BUF;
-        // A closed channel means the job stopped reading: nothing more to do.
-        if tx.send(Ok(buf)).is_err() || last {
-            return;
+        if let Some(prev) = pending.replace(buf)
+            && out
+                .send(Ok(Batch {
+                    buf: prev,
+                    last: false,
+                }))
+                .is_err()
+        {
+            // The sealing stage stopped (the output failed): nothing more to read.
+            return Ok(());
         }
     }
 }
 
-fn write_behind<W: Write + ?Sized>(output: &mut W, rx: Receiver<Buffer>) -> io::Result<()> {
-    // On an error, returning drops `rx`: the job's next write fails instead of blocking.
-    for buf in rx {
+/// The writer's stage: write each sealed batch, hand the buffer back for reuse.
+fn write_batches<W: Write + ?Sized>(
+    output: &mut W,
+    batches: Receiver<Buffer>,
+    free: SyncSender<Buffer>,
+) -> io::Result<()> {
+    // On an error, returning drops `batches`: the sealing stage's next send fails instead of blocking.
+    for buf in batches {
         output.write_all(&buf)?;
+        let _ = free.try_send(buf);
     }
     output.flush()
 }
 
-/// The input, read ahead by another thread.
-pub struct ReadAhead {
-    rx: Receiver<io::Result<Buffer>>,
-    current: Buffer,
-    pos: usize,
-    done: bool,
-}
-
-impl Read for ReadAhead {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.current.len() {
-            if self.done {
-                return Ok(0);
-            }
-            match self.rx.recv() {
-                Ok(Ok(buf)) => {
-                    self.current = buf;
-                    self.pos = 0;
-                }
-                Ok(Err(e)) => {
-                    self.done = true;
-                    return Err(e);
-                }
-                Err(_) => {
-                    self.done = true;
-                    return Ok(0);
-                }
-            }
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full<R: Read + ?Sized>(input: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        let n = out.len().min(self.current.len() - self.pos);
-        out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
     }
-}
-
-/// The output, written behind by another thread.
-pub struct WriteBehind {
-    tx: Option<SyncSender<Buffer>>,
-    pending: Buffer,
-}
-
-impl WriteBehind {
-    fn send_pending(&mut self) -> io::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let buf = std::mem::replace(&mut self.pending, Zeroizing::new(Vec::with_capacity(BUF)));
-        let closed = || io::Error::new(io::ErrorKind::BrokenPipe, "the output was closed");
-        self.tx
-            .as_ref()
-            .ok_or_else(closed)?
-            .send(buf)
-            .map_err(|_| closed())
-    }
-}
-
-impl Write for WriteBehind {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = data.len().min(BUF - self.pending.len());
-        self.pending.extend_from_slice(&data[..n]);
-        if self.pending.len() == BUF {
-            self.send_pending()?;
-        }
-        Ok(n)
-    }
-
-    /// Hands what is buffered to the output thread (which flushes the output when it finishes).
-    fn flush(&mut self) -> io::Result<()> {
-        self.send_pending()
-    }
+    Ok(filled)
 }
 
 #[cfg(test)]
 mod tests {
+    use objseal_core::io::EncryptWriter;
+    use objseal_core::{Dek, ObjectKey, ObjectParams};
+
     use super::*;
+
+    fn key(chunk_log2: u8) -> SegmentKey {
+        ObjectKey::create(
+            &Dek::from_bytes([9; 32]),
+            &ObjectParams::new([1; 32], [2; 32]).chunk_log2(chunk_log2),
+        )
+        .unwrap()
+        .body_key()
+        .unwrap()
+    }
+
+    fn serial(key: SegmentKey, data: &[u8]) -> Vec<u8> {
+        let mut w = EncryptWriter::new(Vec::new(), key);
+        w.write_all(data).unwrap();
+        w.finish().unwrap()
+    }
 
     struct FailingWriter;
     impl Write for FailingWriter {
@@ -213,48 +248,37 @@ mod tests {
         }
     }
 
+    /// Same bytes as the serial writer for every length around chunk and batch boundaries.
     #[test]
-    fn copies_every_byte_in_order() {
-        for len in [0, 1, BUF - 1, BUF, BUF + 1, 3 * BUF + 12345] {
-            let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
-            let mut out = Vec::new();
-            let n = pipelined(&mut &data[..], &mut out, |r, w| Ok(io::copy(r, w)?)).unwrap();
-            assert_eq!(n, len as u64);
-            assert!(out == data, "length {len}");
+    fn output_equals_the_serial_writer() {
+        for log2 in [12u8, 16] {
+            let key = key(log2);
+            let c = key.chunk_size();
+            let b = (BATCH_BYTES / c).max(1) * c;
+            for len in [0, 1, c - 1, c, c + 1, b - 1, b, b + 1, 2 * b, 2 * b + c + 7] {
+                let data: Vec<u8> = (0..len).map(|i| (i * 31 + i / 977) as u8).collect();
+                let mut out = Vec::new();
+                let n = seal_file(&key, &mut &data[..], &mut out).unwrap();
+                assert_eq!(n, len as u64);
+                assert!(
+                    out == serial(self::key(log2), &data),
+                    "chunk 2^{log2}, length {len}"
+                );
+            }
         }
     }
 
     #[test]
     fn an_output_error_is_reported_and_nothing_hangs() {
-        let data = vec![1u8; 5 * BUF];
-        let err = pipelined(&mut &data[..], &mut FailingWriter, |r, w| {
-            Ok(io::copy(r, w)?)
-        })
-        .unwrap_err();
+        let data = vec![1u8; 3 * BATCH_BYTES + 5];
+        let err = seal_file(&key(16), &mut &data[..], &mut FailingWriter).unwrap_err();
         assert!(format!("{err:#}").contains("disk on fire"), "{err:#}");
     }
 
     #[test]
     fn an_input_error_is_reported() {
         let mut out = Vec::new();
-        let err = pipelined(&mut FailingReader(BUF + 10), &mut out, |r, w| {
-            Ok(io::copy(r, w)?)
-        })
-        .unwrap_err();
+        let err = seal_file(&key(16), &mut FailingReader(BATCH_BYTES + 10), &mut out).unwrap_err();
         assert!(format!("{err:#}").contains("bad sector"), "{err:#}");
-    }
-
-    #[test]
-    fn a_job_that_stops_early_does_not_hang() {
-        let data = vec![3u8; 10 * BUF];
-        let mut out = Vec::new();
-        let got = pipelined(&mut &data[..], &mut out, |r, _| {
-            let mut first = [0u8; 10];
-            r.read_exact(&mut first)?;
-            Ok(first)
-        })
-        .unwrap();
-        assert_eq!(got, [3u8; 10]);
-        assert!(out.is_empty());
     }
 }
