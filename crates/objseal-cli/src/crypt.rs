@@ -259,7 +259,7 @@ pub fn read_prefix<R: Read>(input: &mut R) -> Result<Vec<u8>> {
 }
 
 /// Reads until `buf` is full or the input ends; returns the bytes read.
-fn read_full<R: Read + ?Sized>(input: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_full<R: Read + ?Sized>(input: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match input.read(&mut buf[filled..]) {

@@ -21,6 +21,8 @@ use objseal_core::par;
 use objseal_core::seal::SegmentKey;
 use zeroize::Zeroizing;
 
+use crate::crypt::read_full;
+
 /// Plaintext bytes per batch (rounded to whole chunks, at least one): 64 chunks of 64 KiB, four per
 /// worker on sixteen cores.
 const BATCH_BYTES: usize = 4 << 20;
@@ -186,20 +188,6 @@ fn write_batches<W: Write + ?Sized>(
         let _ = free.try_send(buf);
     }
     output.flush()
-}
-
-/// Reads until `buf` is full or the input ends; returns the bytes read.
-fn read_full<R: Read + ?Sized>(input: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match input.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 #[cfg(test)]

@@ -77,38 +77,55 @@ const ROUND_KEYS: usize = 15;
 /// Entries of the key-power tables: `H^16..H^1` and a zero entry.
 const POWERS: usize = LANES + 1;
 
-/// Cached result of [`detect`]: not yet known, absent or present.
-static SUPPORT: AtomicU8 = AtomicU8::new(UNKNOWN);
-const UNKNOWN: u8 = 0;
-const ABSENT: u8 = 1;
-const PRESENT: u8 = 2;
+/// Cached result of [`cpu_has`] for this kernel.
+static SUPPORT: CachedSupport = CachedSupport::new();
 
 /// Whether this CPU and OS can run the kernel: VAES, VPCLMULQDQ, AVX2, AES-NI, PCLMULQDQ, and the
 /// OS saving the `ymm` state. Detected once, then cached.
 pub(crate) fn is_supported() -> bool {
-    match SUPPORT.load(Ordering::Relaxed) {
-        PRESENT => true,
-        ABSENT => false,
-        _ => {
-            let found = detect();
-            SUPPORT.store(if found { PRESENT } else { ABSENT }, Ordering::Relaxed);
-            found
+    // CPUID.(7,0):EBX: AVX2. CPUID.(7,0):ECX: VAES, VPCLMULQDQ.
+    const LEAF7_EBX: u32 = 1 << 5;
+    const LEAF7_ECX: u32 = 1 << 9 | 1 << 10;
+    // XCR0: SSE (xmm) and AVX (upper ymm halves) state enabled by the OS.
+    const XCR0_SSE_AVX: u64 = 1 << 1 | 1 << 2;
+    SUPPORT.get(|| cpu_has(LEAF7_EBX, LEAF7_ECX, XCR0_SSE_AVX))
+}
+
+/// A detection result computed once per process: not yet known, absent or present.
+pub(super) struct CachedSupport(AtomicU8);
+
+impl CachedSupport {
+    const UNKNOWN: u8 = 0;
+    const ABSENT: u8 = 1;
+    const PRESENT: u8 = 2;
+
+    pub(super) const fn new() -> Self {
+        Self(AtomicU8::new(Self::UNKNOWN))
+    }
+
+    /// The cached answer, or `detect()`'s (then cached).
+    pub(super) fn get(&self, detect: impl FnOnce() -> bool) -> bool {
+        match self.0.load(Ordering::Relaxed) {
+            Self::PRESENT => true,
+            Self::ABSENT => false,
+            _ => {
+                let found = detect();
+                let state = if found { Self::PRESENT } else { Self::ABSENT };
+                self.0.store(state, Ordering::Relaxed);
+                found
+            }
         }
     }
 }
 
-/// Reads CPUID and XCR0 directly (`is_x86_feature_detected!` needs `std`, and `cpufeatures` 0.3 ties
-/// VAES and VPCLMULQDQ to the AVX-512 state, which would rule out AMD Zen 3 and Intel client cores).
-fn detect() -> bool {
+/// Whether CPUID reports the SSE3 … AES, OSXSAVE and AVX features every wide kernel needs plus the
+/// `leaf7_ebx` and `leaf7_ecx` bits of leaf 7, and XCR0 shows the OS saving every `xcr0` state.
+///
+/// Read directly: `is_x86_feature_detected!` needs `std`, and `cpufeatures` 0.3 ties VAES and
+/// VPCLMULQDQ to the AVX-512 state, which would rule out AMD Zen 3 and Intel client cores.
+pub(super) fn cpu_has(leaf7_ebx: u32, leaf7_ecx: u32, xcr0: u64) -> bool {
     // CPUID.1:ECX: SSE3, PCLMULQDQ, SSSE3, SSE4.1, SSE4.2, AES, OSXSAVE, AVX.
     const LEAF1_ECX: u32 = 1 | 1 << 1 | 1 << 9 | 1 << 19 | 1 << 20 | 1 << 25 | 1 << 27 | 1 << 28;
-    // CPUID.(7,0):EBX: AVX2.
-    const LEAF7_EBX: u32 = 1 << 5;
-    // CPUID.(7,0):ECX: VAES, VPCLMULQDQ.
-    const LEAF7_ECX: u32 = 1 << 9 | 1 << 10;
-    // XCR0: SSE (xmm) and AVX (upper ymm halves) state enabled by the OS.
-    const XCR0_SSE_AVX: u64 = 1 << 1 | 1 << 2;
-
     if __cpuid(0).eax < 7 {
         return false;
     }
@@ -116,12 +133,12 @@ fn detect() -> bool {
         return false;
     }
     let leaf7 = __cpuid_count(7, 0);
-    if leaf7.ebx & LEAF7_EBX != LEAF7_EBX || leaf7.ecx & LEAF7_ECX != LEAF7_ECX {
+    if leaf7.ebx & leaf7_ebx != leaf7_ebx || leaf7.ecx & leaf7_ecx != leaf7_ecx {
         return false;
     }
     // SAFETY: CPUID reported OSXSAVE just above, so XGETBV is enabled and XCR0 (index 0) exists.
-    let xcr0 = unsafe { _xgetbv(0) };
-    xcr0 & XCR0_SSE_AVX == XCR0_SSE_AVX
+    let state = unsafe { _xgetbv(0) };
+    state & xcr0 == xcr0
 }
 
 /// An expanded AES-256-GCM key for the VAES kernel.

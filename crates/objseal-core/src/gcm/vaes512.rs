@@ -30,15 +30,16 @@
 //! [`Vaes512Key::new`] returns `None` unless CPUID reports every feature they are compiled for and
 //! XCR0 shows the OS saves the `zmm` and mask-register state (see [`is_supported`]). Memory is only
 //! touched by the `load*`/`store*` helpers, which take references to arrays of exactly the size they
-//! access. The other `unsafe` blocks are `xgetbv` after CPUID reported OSXSAVE, the empty `asm!`
-//! fences, and one volatile store that wipes a stack buffer.
+//! access. The other `unsafe` blocks are the empty `asm!` fences and one volatile store that wipes a
+//! stack buffer (CPUID and XCR0 are read by `vaes256.rs`'s `cpu_has`).
 
 use core::arch::x86_64::*;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::Ordering;
 
 use zeroize::Zeroize;
 
 use super::aesni::{aes256_round_keys, bswap, gf_mul_k, key_powers, load, polyval_key, store};
+use super::vaes256::{CachedSupport, cpu_has};
 use super::{BLOCK, TAG_LEN, lengths_block};
 
 /// Blocks per 512-bit register.
@@ -59,50 +60,18 @@ const ROUND_KEYS: usize = 15;
 /// starting at any power stays inside the table.
 const POWERS: usize = LANES + PER_VEC - 1;
 
-/// Cached result of [`detect`]: not yet known, absent or present.
-static SUPPORT: AtomicU8 = AtomicU8::new(UNKNOWN);
-const UNKNOWN: u8 = 0;
-const ABSENT: u8 = 1;
-const PRESENT: u8 = 2;
+/// Cached result of [`cpu_has`] for this kernel.
+static SUPPORT: CachedSupport = CachedSupport::new();
 
 /// Whether this CPU and OS can run the kernel: AVX-512 F and BW, VAES, VPCLMULQDQ, AES-NI,
 /// PCLMULQDQ, and the OS saving the `zmm` and opmask state. Detected once, then cached.
 pub(crate) fn is_supported() -> bool {
-    match SUPPORT.load(Ordering::Relaxed) {
-        PRESENT => true,
-        ABSENT => false,
-        _ => {
-            let found = detect();
-            SUPPORT.store(if found { PRESENT } else { ABSENT }, Ordering::Relaxed);
-            found
-        }
-    }
-}
-
-/// Reads CPUID and XCR0 directly, as `vaes256.rs` does (no `std` here).
-fn detect() -> bool {
-    // CPUID.1:ECX: SSE3, PCLMULQDQ, SSSE3, SSE4.1, SSE4.2, AES, OSXSAVE, AVX.
-    const LEAF1_ECX: u32 = 1 | 1 << 1 | 1 << 9 | 1 << 19 | 1 << 20 | 1 << 25 | 1 << 27 | 1 << 28;
-    // CPUID.(7,0):EBX: AVX2, AVX512F, AVX512BW.
+    // CPUID.(7,0):EBX: AVX2, AVX512F, AVX512BW. CPUID.(7,0):ECX: VAES, VPCLMULQDQ.
     const LEAF7_EBX: u32 = 1 << 5 | 1 << 16 | 1 << 30;
-    // CPUID.(7,0):ECX: VAES, VPCLMULQDQ.
     const LEAF7_ECX: u32 = 1 << 9 | 1 << 10;
     // XCR0: SSE, AVX, opmask, upper halves of zmm0–15, zmm16–31 — all saved by the OS.
     const XCR0_AVX512: u64 = 1 << 1 | 1 << 2 | 1 << 5 | 1 << 6 | 1 << 7;
-
-    if __cpuid(0).eax < 7 {
-        return false;
-    }
-    if __cpuid(1).ecx & LEAF1_ECX != LEAF1_ECX {
-        return false;
-    }
-    let leaf7 = __cpuid_count(7, 0);
-    if leaf7.ebx & LEAF7_EBX != LEAF7_EBX || leaf7.ecx & LEAF7_ECX != LEAF7_ECX {
-        return false;
-    }
-    // SAFETY: CPUID reported OSXSAVE just above, so XGETBV is enabled and XCR0 (index 0) exists.
-    let xcr0 = unsafe { _xgetbv(0) };
-    xcr0 & XCR0_AVX512 == XCR0_AVX512
+    SUPPORT.get(|| cpu_has(LEAF7_EBX, LEAF7_ECX, XCR0_AVX512))
 }
 
 /// An expanded AES-256-GCM key for the AVX-512 kernel.
