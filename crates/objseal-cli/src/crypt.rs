@@ -163,19 +163,44 @@ fn write_prefix<W: Write + ?Sized>(
 pub fn decrypt(job: &DecryptJob<'_>) -> Result<Totals> {
     let kek = keyfile::load(job.key)?;
     let ctx = context_hash(job.context)?;
-    let input = stdio::open_input(job.input)?;
+    let mut input = stdio::open_input(job.input)?;
     let source = stdio::display(job.input, "<stdin>");
-    let mut opened = open_container(&kek, &ctx, input.reader)
-        .with_context(|| format!("cannot decrypt {source}"))?;
-    // The key and header have verified: only now is an output created.
-    let mut output = Output::create(job.output)?;
-    match copy_plaintext(&mut opened.reader, &mut output) {
+    // Only once the key and header have verified is an output created. A regular file goes through
+    // the three-stage pipeline of `pipe`; a stream is read in line (see `encrypt`).
+    if input.file_len.is_some() {
+        let prefix = open_prefix(&kek, &ctx, &mut input.reader)
+            .with_context(|| format!("cannot decrypt {source}"))?;
+        let mut output = Output::create(job.output)?;
+        let copied = pipe::open_file(&prefix.key, &mut input.reader, &mut output).map_err(|e| {
+            match e.downcast_ref::<Error>() {
+                Some(data_error) => anyhow!("decryption failed: {data_error}"),
+                None => e,
+            }
+        });
+        finish_decrypt(copied, output, prefix.len, prefix.chunk_log2)
+    } else {
+        let mut opened = open_container(&kek, &ctx, input.reader)
+            .with_context(|| format!("cannot decrypt {source}"))?;
+        let mut output = Output::create(job.output)?;
+        let copied = copy_plaintext(&mut opened.reader, &mut output);
+        finish_decrypt(copied, output, opened.prefix_len, opened.chunk_log2)
+    }
+}
+
+/// Commits the output of a decryption that succeeded, or explains what a failed one left behind.
+fn finish_decrypt(
+    copied: Result<u64>,
+    output: Output,
+    prefix_len: usize,
+    chunk_log2: u8,
+) -> Result<Totals> {
+    match copied {
         Ok(plaintext) => {
             output.commit()?;
-            let body = objseal_core::range::ciphertext_len(plaintext, opened.chunk_log2)?;
+            let body = objseal_core::range::ciphertext_len(plaintext, chunk_log2)?;
             Ok(Totals {
                 plaintext,
-                encrypted: opened.prefix_len as u64 + body,
+                encrypted: prefix_len as u64 + body,
             })
         }
         Err(e) if output.is_stdout() && output.written() == 0 => {
@@ -188,6 +213,35 @@ pub fn decrypt(job: &DecryptJob<'_>) -> Result<Totals> {
         )),
         Err(e) => Err(anyhow!("{e:#}; no output file was written")),
     }
+}
+
+/// A container prefix whose wrapped key opened and whose header verified.
+pub struct Prefix {
+    /// The body's key.
+    pub key: SegmentKey,
+    /// Length of the container prefix.
+    pub len: usize,
+    /// The header's chunk size (log2).
+    pub chunk_log2: u8,
+}
+
+/// Reads exactly the container prefix from `input` (no byte of the body), unwraps the data key and
+/// verifies the header (key commitment and context).
+pub fn open_prefix<R: Read + ?Sized>(
+    kek: &LocalKek,
+    ctx: &[u8; 32],
+    input: &mut R,
+) -> Result<Prefix> {
+    let bytes = read_prefix(input)?;
+    let prefix = ContainerPrefix::parse(&bytes)?;
+    let dek = unwrap_any(kek, &prefix, ctx)?;
+    let object = ObjectKey::open_with_context(&dek, &prefix.header, ctx)?;
+    drop(dek);
+    Ok(Prefix {
+        key: object.body_key()?,
+        len: bytes.len(),
+        chunk_log2: prefix.header.chunk_log2,
+    })
 }
 
 /// An encrypted input whose key and header have verified.
@@ -204,15 +258,11 @@ pub struct Opened<R: Read> {
 /// and context).
 pub fn open_container<R: Read>(kek: &LocalKek, ctx: &[u8; 32], input: R) -> Result<Opened<R>> {
     let mut input = BufReader::with_capacity(64 * 1024, input);
-    let bytes = read_prefix(&mut input)?;
-    let prefix = ContainerPrefix::parse(&bytes)?;
-    let dek = unwrap_any(kek, &prefix, ctx)?;
-    let object = ObjectKey::open_with_context(&dek, &prefix.header, ctx)?;
-    drop(dek);
+    let prefix = open_prefix(kek, ctx, &mut input)?;
     Ok(Opened {
-        reader: DecryptReader::new(input, object.body_key()?),
-        prefix_len: bytes.len(),
-        chunk_log2: prefix.header.chunk_log2,
+        reader: DecryptReader::new(input, prefix.key),
+        prefix_len: prefix.len,
+        chunk_log2: prefix.chunk_log2,
     })
 }
 
@@ -229,7 +279,7 @@ fn unwrap_any(kek: &LocalKek, prefix: &ContainerPrefix<'_>, ctx: &[u8; 32]) -> R
 }
 
 /// Reads exactly the container prefix (header and wrapped keys) from `input`, no byte of the body.
-pub fn read_prefix<R: Read>(input: &mut R) -> Result<Vec<u8>> {
+pub fn read_prefix<R: Read + ?Sized>(input: &mut R) -> Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(HEADER_LEN + 256);
     let mut want = HEADER_LEN + 2;
     loop {

@@ -1,21 +1,26 @@
-//! The body of `objseal encrypt` for a regular file: reading, sealing and writing overlap, and no
-//! byte is copied in user space.
+//! The body of `objseal encrypt` and `objseal decrypt` for a regular file: reading, the crypto and
+//! writing overlap, and no byte is copied in user space.
 //!
-//! The serial path ([`objseal_core::io::EncryptWriter`]) reads into a copy buffer, copies into its
-//! batch, seals the batch on every core, then writes it: for a large file on a fast disk or tmpfs the
-//! two copies and the two system calls run one after the other on one thread, and the job takes
-//! longer than `cp`. Here a reader thread reads the file straight into the chunk slots of a batch
-//! buffer (the sealed layout: each chunk followed by room for its tag), the calling thread seals the
-//! batch in place with [`par::seal_chunks`], and a writer thread writes it out, with a few batches in
-//! flight; the job takes about as long as its slowest stage.
+//! The serial paths ([`objseal_core::io::EncryptWriter`], [`objseal_core::io::DecryptReader`]) read
+//! into a copy buffer, copy into their batch, seal or open the batch on every core, then write it:
+//! for a large file on a fast disk or tmpfs the copies and the system calls run one after the other
+//! on one thread, and the job takes longer than `cp`. Here a reader thread reads the file straight
+//! into the chunk slots of a batch buffer (the sealed layout: each chunk followed by its tag), the
+//! calling thread seals or opens the batch in place with [`par::seal_chunks`] / [`par::open_chunks`],
+//! and a writer thread writes it out, with a few batches in flight; the job takes about as long as its
+//! slowest stage.
 //!
-//! The output is byte for byte what the serial path writes (the tests compare them). Batches hold
-//! plaintext until sealed and are wiped when dropped ([`Zeroizing`]).
+//! The output is byte for byte what the serial paths write (the tests compare them), and decryption
+//! keeps their guarantees: a batch is written only once every chunk in it has verified (a failed batch
+//! is wiped by `open_chunks`), the last chunk must carry the final flag, and a stream that ends early
+//! or carries data after its final chunk is an error. Batches that hold plaintext are wiped when
+//! dropped ([`Zeroizing`]).
 
 use std::io::{self, Read, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use anyhow::{Context, Result, anyhow};
+use objseal_core::Error;
 use objseal_core::gcm::TAG_LEN;
 use objseal_core::par;
 use objseal_core::seal::SegmentKey;
@@ -32,7 +37,16 @@ const DEPTH: usize = 1;
 
 type Buffer = Zeroizing<Vec<u8>>;
 
-/// A batch read from the input: slots in the sealed layout, each slot's tag room unused yet.
+/// Which way the pipeline runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    /// Plaintext in (a chunk per slot, the tag room left free), ciphertext out.
+    Seal,
+    /// Ciphertext in (a sealed chunk per slot), plaintext out (each slot without its tag).
+    Open,
+}
+
+/// A batch read from the input: slots in the sealed layout.
 struct Batch {
     buf: Buffer,
     /// Whether the batch ends the stream (its last slot is the final chunk).
@@ -46,16 +60,35 @@ where
     R: Read + Send + ?Sized,
     W: Write + Send + ?Sized,
 {
-    let chunk = key.chunk_size();
-    let slots = (BATCH_BYTES / chunk).max(1);
+    run(Direction::Seal, key, input, output)
+}
+
+/// Opens the sealed body in `input` (chunks `0..` of `key`, up to the end of the input) into
+/// `output`. Returns the plaintext length. Data errors come back as [`Error`]s in the chain.
+pub fn open_file<R, W>(key: &SegmentKey, input: &mut R, output: &mut W) -> Result<u64>
+where
+    R: Read + Send + ?Sized,
+    W: Write + Send + ?Sized,
+{
+    run(Direction::Open, key, input, output)
+}
+
+fn run<R, W>(dir: Direction, key: &SegmentKey, input: &mut R, output: &mut W) -> Result<u64>
+where
+    R: Read + Send + ?Sized,
+    W: Write + Send + ?Sized,
+{
+    let slot_len = key.sealed_chunk_size();
+    let slots = (BATCH_BYTES / key.chunk_size()).max(1);
     std::thread::scope(|scope| {
         let (read_tx, read_rx) = sync_channel::<io::Result<Batch>>(DEPTH);
         let (free_tx, free_rx) = sync_channel::<Buffer>(DEPTH + 2);
         let (write_tx, write_rx) = sync_channel::<Buffer>(DEPTH);
-        let reader = scope.spawn(move || read_batches(input, chunk, slots, read_tx, free_rx));
-        let writer = scope.spawn(move || write_batches(output, write_rx, free_tx));
+        let reader =
+            scope.spawn(move || read_batches(dir, input, slot_len, slots, read_tx, free_rx));
+        let writer = scope.spawn(move || write_batches(dir, output, slot_len, write_rx, free_tx));
 
-        let sealed = seal_batches(key, read_rx, write_tx);
+        let crypted = crypt_batches(dir, key, read_rx, write_tx);
         let read = reader
             .join()
             .map_err(|_| anyhow!("the input thread panicked"))?;
@@ -64,14 +97,14 @@ where
             .map_err(|_| anyhow!("the output thread panicked"))?;
         // The first failure explains the others ("the output was closed" follows a write error).
         written.context("writing the output")?;
-        let total = sealed?;
         read.context("reading the input")?;
-        Ok(total)
+        crypted
     })
 }
 
-/// The calling thread's stage: seal each batch in place on every core, hand it to the writer.
-fn seal_batches(
+/// The calling thread's stage: seal or open each batch in place on every core, hand it on.
+fn crypt_batches(
+    dir: Direction,
     key: &SegmentKey,
     batches: Receiver<io::Result<Batch>>,
     out: SyncSender<Buffer>,
@@ -80,8 +113,15 @@ fn seal_batches(
     let mut total = 0u64;
     for batch in batches {
         let Batch { mut buf, last } = batch.context("reading the input")?;
+        if buf.is_empty() {
+            // Only an empty ciphertext body gets here: its final chunk is missing.
+            return Err(Error::Truncated.into());
+        }
         let slots = buf.len().div_ceil(key.sealed_chunk_size());
-        par::seal_chunks(key, next_chunk, &mut buf, last)?;
+        match dir {
+            Direction::Seal => par::seal_chunks(key, next_chunk, &mut buf, last)?,
+            Direction::Open => par::open_chunks(key, next_chunk, &mut buf, last)?,
+        }
         next_chunk += slots as u64;
         total += (buf.len() - slots * TAG_LEN) as u64;
         out.send(buf)
@@ -95,15 +135,20 @@ fn seal_batches(
 }
 
 /// The reader's stage: fill batches slot by slot, one batch ahead so that the stream's last chunk is
-/// known to be last (a file that is a whole number of chunks long ends with a full final chunk).
+/// known to be last (a plaintext that is a whole number of chunks long ends with a full final chunk).
 fn read_batches<R: Read + ?Sized>(
+    dir: Direction,
     input: &mut R,
-    chunk: usize,
+    slot_len: usize,
     slots: usize,
     out: SyncSender<io::Result<Batch>>,
     free: Receiver<Buffer>,
 ) -> io::Result<()> {
-    let slot_len = chunk + TAG_LEN;
+    // Sealing reads a chunk into each slot and leaves its tag room; opening reads whole slots.
+    let fill = match dir {
+        Direction::Seal => slot_len - TAG_LEN,
+        Direction::Open => slot_len,
+    };
     let mut pending: Option<Buffer> = None;
     loop {
         let mut buf = free
@@ -114,7 +159,7 @@ fn read_batches<R: Read + ?Sized>(
         for _ in 0..slots {
             let start = buf.len();
             buf.resize(start + slot_len, 0);
-            let got = match read_full(input, &mut buf[start..start + chunk]) {
+            let got = match read_full(input, &mut buf[start..start + fill]) {
                 Ok(n) => n,
                 Err(e) => {
                     let message = e.to_string();
@@ -122,69 +167,74 @@ fn read_batches<R: Read + ?Sized>(
                     return Err(io::Error::other(message));
                 }
             };
-            if got < chunk {
-                // A short chunk ends the stream. An empty one is dropped when a full chunk came
-                // before it (that one is the final chunk); an empty stream still has one, empty,
-                // final chunk.
-                if got == 0 && (start > 0 || pending.is_some()) {
-                    buf.truncate(start);
-                } else {
-                    buf.truncate(start + got + TAG_LEN);
-                }
+            if got < fill {
                 ended = true;
+                buf.truncate(if got > 0 {
+                    // A short last slot: a short final chunk (and, sealing, its tag room).
+                    start + got + if dir == Direction::Seal { TAG_LEN } else { 0 }
+                } else if start > 0 || pending.is_some() || dir == Direction::Open {
+                    // The stream ended at a slot boundary: the slot before is the last one. An empty
+                    // ciphertext body leaves an empty batch, which the crypto stage refuses.
+                    start
+                } else {
+                    // An empty plaintext still has one, empty, final chunk.
+                    start + TAG_LEN
+                });
                 break;
             }
         }
         if ended {
-            match (pending.take(), buf.is_empty()) {
-                // The pending batch's last full chunk is the final one.
-                (Some(prev), true) => {
-                    let _ = out.send(Ok(Batch {
+            let batch = match pending.take() {
+                Some(prev) if buf.is_empty() => Batch {
+                    buf: prev,
+                    last: true,
+                },
+                Some(prev) => {
+                    let prev = Batch {
                         buf: prev,
-                        last: true,
-                    }));
-                }
-                (Some(prev), false) => {
-                    if out
-                        .send(Ok(Batch {
-                            buf: prev,
-                            last: false,
-                        }))
-                        .is_err()
-                    {
+                        last: false,
+                    };
+                    if out.send(Ok(prev)).is_err() {
                         return Ok(());
                     }
-                    let _ = out.send(Ok(Batch { buf, last: true }));
+                    Batch { buf, last: true }
                 }
-                (None, _) => {
-                    let _ = out.send(Ok(Batch { buf, last: true }));
-                }
-            }
+                None => Batch { buf, last: true },
+            };
+            let _ = out.send(Ok(batch));
             return Ok(());
         }
-        if let Some(prev) = pending.replace(buf)
-            && out
-                .send(Ok(Batch {
-                    buf: prev,
-                    last: false,
-                }))
-                .is_err()
-        {
-            // The sealing stage stopped (the output failed): nothing more to read.
-            return Ok(());
+        if let Some(prev) = pending.replace(buf) {
+            let prev = Batch {
+                buf: prev,
+                last: false,
+            };
+            if out.send(Ok(prev)).is_err() {
+                // The crypto stage stopped (a bad chunk, or the output failed): nothing more to read.
+                return Ok(());
+            }
         }
     }
 }
 
-/// The writer's stage: write each sealed batch, hand the buffer back for reuse.
+/// The writer's stage: write each batch (opening: each slot without its tag), hand the buffer back.
 fn write_batches<W: Write + ?Sized>(
+    dir: Direction,
     output: &mut W,
+    slot_len: usize,
     batches: Receiver<Buffer>,
     free: SyncSender<Buffer>,
 ) -> io::Result<()> {
-    // On an error, returning drops `batches`: the sealing stage's next send fails instead of blocking.
+    // On an error, returning drops `batches`: the crypto stage's next send fails instead of blocking.
     for buf in batches {
-        output.write_all(&buf)?;
+        match dir {
+            Direction::Seal => output.write_all(&buf)?,
+            Direction::Open => {
+                for slot in buf.chunks(slot_len) {
+                    output.write_all(&slot[..slot.len() - TAG_LEN])?;
+                }
+            }
+        }
         let _ = free.try_send(buf);
     }
     output.flush()
@@ -236,23 +286,62 @@ mod tests {
         }
     }
 
-    /// Same bytes as the serial writer for every length around chunk and batch boundaries.
+    fn data_error(err: &anyhow::Error) -> Option<&Error> {
+        err.chain().find_map(|e| e.downcast_ref::<Error>())
+    }
+
+    /// Sealing gives the serial writer's bytes, and opening gives the plaintext back, for every length
+    /// around chunk and batch boundaries.
     #[test]
-    fn output_equals_the_serial_writer() {
+    fn round_trips_and_matches_the_serial_writer() {
         for log2 in [12u8, 16] {
             let key = key(log2);
             let c = key.chunk_size();
             let b = (BATCH_BYTES / c).max(1) * c;
             for len in [0, 1, c - 1, c, c + 1, b - 1, b, b + 1, 2 * b, 2 * b + c + 7] {
                 let data: Vec<u8> = (0..len).map(|i| (i * 31 + i / 977) as u8).collect();
-                let mut out = Vec::new();
-                let n = seal_file(&key, &mut &data[..], &mut out).unwrap();
+                let mut sealed = Vec::new();
+                let n = seal_file(&key, &mut &data[..], &mut sealed).unwrap();
                 assert_eq!(n, len as u64);
-                assert!(
-                    out == serial(self::key(log2), &data),
-                    "chunk 2^{log2}, length {len}"
-                );
+                assert!(sealed == serial(self::key(log2), &data), "2^{log2}, {len}");
+                let mut opened = Vec::new();
+                let n = open_file(&key, &mut &sealed[..], &mut opened).unwrap();
+                assert_eq!(n, len as u64);
+                assert!(opened == data, "2^{log2}, {len}");
             }
+        }
+    }
+
+    /// Cuts at and inside chunk and batch boundaries, flips, and appended data all fail, and nothing
+    /// of a batch that did not verify is written.
+    #[test]
+    fn damaged_bodies_fail_and_release_only_verified_batches() {
+        let key = key(12);
+        let c = key.sealed_chunk_size();
+        let batch = (BATCH_BYTES / key.chunk_size()) * c;
+        let data = vec![0x5a; 2 * BATCH_BYTES + 100];
+        let mut sealed = Vec::new();
+        seal_file(&key, &mut &data[..], &mut sealed).unwrap();
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("empty", Vec::new()),
+            ("cut at a chunk", sealed[..3 * c].to_vec()),
+            ("cut at a batch", sealed[..batch].to_vec()),
+            ("cut inside a chunk", sealed[..batch + 100].to_vec()),
+            ("cut inside the tag", sealed[..sealed.len() - 3].to_vec()),
+            ("appended", [&sealed[..], &[0u8; 40]].concat()),
+            ("flipped", {
+                let mut s = sealed.clone();
+                s[batch + 5] ^= 1;
+                s
+            }),
+        ];
+        for (what, body) in cases {
+            let mut out = Vec::new();
+            let err = open_file(&key, &mut &body[..], &mut out).unwrap_err();
+            assert!(data_error(&err).is_some(), "{what}: {err:#}");
+            // Whole verified batches only, all of them plaintext.
+            assert_eq!(out.len() % BATCH_BYTES, 0, "{what}");
+            assert!(out.iter().all(|&b| b == 0x5a), "{what}");
         }
     }
 
@@ -261,12 +350,18 @@ mod tests {
         let data = vec![1u8; 3 * BATCH_BYTES + 5];
         let err = seal_file(&key(16), &mut &data[..], &mut FailingWriter).unwrap_err();
         assert!(format!("{err:#}").contains("disk on fire"), "{err:#}");
+        let mut sealed = Vec::new();
+        seal_file(&key(16), &mut &data[..], &mut sealed).unwrap();
+        let err = open_file(&key(16), &mut &sealed[..], &mut FailingWriter).unwrap_err();
+        assert!(format!("{err:#}").contains("disk on fire"), "{err:#}");
     }
 
     #[test]
     fn an_input_error_is_reported() {
         let mut out = Vec::new();
         let err = seal_file(&key(16), &mut FailingReader(BATCH_BYTES + 10), &mut out).unwrap_err();
+        assert!(format!("{err:#}").contains("bad sector"), "{err:#}");
+        let err = open_file(&key(16), &mut FailingReader(BATCH_BYTES + 10), &mut out).unwrap_err();
         assert!(format!("{err:#}").contains("bad sector"), "{err:#}");
     }
 }
