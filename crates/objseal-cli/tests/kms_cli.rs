@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+// The peers' virtualenv finder and AWS-environment isolation, shared with objseal-kms's own tests.
+#[path = "../../objseal-kms/tests/common/peers.rs"]
+mod peers;
+
 const BIN: &str = env!("CARGO_BIN_EXE_objseal");
 const ACCESS_KEY_ID: &str = "AKIDCLITEST";
 const ACCESS_SECRET: &str = "cli-test-secret-never-printed";
@@ -289,13 +293,15 @@ struct Server {
 
 impl Server {
     fn start(s: &Store) -> Self {
+        Self::start_with(s, ACCESS_KEY_ID, ACCESS_SECRET)
+    }
+
+    /// `objseal kms serve` on a free loopback port, accepting one access key.
+    fn start_with(s: &Store, key_id: &str, secret: &str) -> Self {
         let mut cmd = s.kms(&["serve", "--listen", "127.0.0.1:0"]);
-        cmd.env(
-            "OBJSEAL_KMS_ACCESS_KEY",
-            format!("{ACCESS_KEY_ID}:{ACCESS_SECRET}"),
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        cmd.env("OBJSEAL_KMS_ACCESS_KEY", format!("{key_id}:{secret}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
@@ -306,7 +312,7 @@ impl Server {
             .find(|w| w.starts_with("http://127.0.0.1:"))
             .unwrap_or_else(|| panic!("no address in {line:?}"))
             .to_owned();
-        assert!(!line.contains(ACCESS_SECRET), "{line}");
+        assert!(!line.contains(secret), "{line}");
         Self { child, endpoint }
     }
 
@@ -481,4 +487,78 @@ fn an_unreachable_remote_kms_is_a_dependency_failure() {
     .env("AWS_SECRET_ACCESS_KEY", ACCESS_SECRET);
     let stderr = fails(cmd, "error: DependencyTimeoutException: ");
     assert!(!stderr.contains(ACCESS_SECRET));
+}
+
+/// The clients people use, against the real `objseal kms serve` binary: boto3 and aws-cli (v1) each
+/// run the key lifecycle of `crates/objseal-kms/tests/peers/` (create-key → generate-data-key →
+/// decrypt → context mismatch refused → rotate → decrypt the old blob → disable (refused) →
+/// schedule-deletion), checking every answer. Needs the peers of `scripts/peers` (skipped with a
+/// loud notice without them, unless `OBJSEAL_REQUIRE_PEERS=1`).
+#[test]
+fn boto3_and_aws_cli_run_the_key_lifecycle_against_objseal_kms_serve() {
+    let Some(venv) = peers::Peers::find() else {
+        return;
+    };
+    let scenarios =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../objseal-kms/tests/peers");
+    let boto3 = {
+        let mut cmd = venv.command("python");
+        cmd.arg(scenarios.join("kms_scenario_boto3.py"));
+        cmd
+    };
+    let aws_cli = {
+        let mut cmd = Command::new("bash");
+        peers::isolate_aws_env(&mut cmd);
+        cmd.arg(scenarios.join("kms_scenario_awscli.sh"))
+            .env("AWS_CLI", venv.bin("aws"))
+            .env("PYTHON", venv.bin("python"))
+            .stdin(Stdio::null());
+        cmd
+    };
+    // Each client gets a keystore and a server of its own: the scenarios expect to start empty.
+    for (what, mut cmd) in [("boto3", boto3), ("aws-cli", aws_cli)] {
+        let s = Store::new();
+        let server =
+            Server::start_with(&s, peers::TEST_ACCESS_KEY_ID, peers::TEST_SECRET_ACCESS_KEY);
+        let home = s.path("home");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(s.path("aws-config"), "").unwrap();
+        std::fs::write(s.path("aws-credentials"), "").unwrap();
+        let out = cmd
+            .env("OBJSEAL_KMS_ENDPOINT", &server.endpoint)
+            .env("AWS_CONFIG_FILE", s.path("aws-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", s.path("aws-credentials"))
+            .env("HOME", &home)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("SCENARIO OK"),
+            "the {what} scenario against objseal kms serve failed ({}):\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        drop(server);
+        // The client's requests reached the served keystore under the access key id.
+        let events = s.json(&["audit"]);
+        let events = events.as_array().unwrap();
+        for op in [
+            "CreateKey",
+            "GenerateDataKey",
+            "Decrypt",
+            "RotateKeyOnDemand",
+            "DisableKey",
+        ] {
+            assert!(
+                events.iter().any(|e| e["operation"] == op
+                    && e["principal"] == peers::TEST_ACCESS_KEY_ID
+                    && e["result"] == "ok"),
+                "{what}: no {op} by the test key in the audit log"
+            );
+        }
+        assert!(
+            events.iter().any(|e| e["result"] == "DisabledException"),
+            "{what}: the refusal of the disabled key is not in the audit log"
+        );
+    }
 }
