@@ -62,7 +62,7 @@ pub struct KmsArgs {
     /// OBJSEAL_KMS_ROOT_KEY environment variable, 64 hex digits].
     #[arg(long, global = true, value_name = "FILE")]
     pub root_key_file: Option<PathBuf>,
-    /// The audit log (JSON lines) [default: <store>.audit.jsonl].
+    /// The audit log (JSON lines) [default: the --store PATH with `.audit.jsonl` appended].
     #[arg(long, global = true, value_name = "PATH")]
     pub audit_log: Option<PathBuf>,
     /// Drive the AWS-KMS-compatible service at URL instead of the embedded keystore.
