@@ -11,6 +11,7 @@ pub mod audit;
 pub mod blob;
 pub mod cache;
 pub mod clock;
+pub mod envelope;
 mod error;
 pub mod keystore;
 #[cfg(feature = "remote")]
