@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::kms::KmsConnection;
+
 const AFTER_HELP: &str = "\
 Examples:
   objseal keygen -o my.key
@@ -11,6 +13,8 @@ Examples:
   objseal decrypt -k my.key -i photo.jpg.ose -o photo.jpg --context bucket=photos
   objseal inspect photo.jpg.ose
   tar c dir | objseal encrypt -k my.key > dir.tar.ose
+  objseal encrypt --kms-key alias/photos -i photo.jpg -o photo.jpg.ose   # data key from the KMS
+  objseal decrypt -i photo.jpg.ose -o photo.jpg                          # unwrapped by the KMS
   objseal demo
   objseal kms --help
 
@@ -68,13 +72,27 @@ pub struct KeygenArgs {
 #[command(
     long_about = "Encrypt a file or stream.\n\nA fresh random data key and salt are drawn for \
 the object; the data key is stored wrapped by the key-encryption key in KEYFILE, bound to the \
-encryption context. The input is streamed in constant memory. An output file is written to a \
-temporary file beside it and renamed into place only when complete."
+encryption context. With --kms-key instead, the data key comes from a KMS master key (the embedded \
+keystore, or --kms-endpoint) and is stored as the KMS wrapped it, bound to the encryption context. \
+The input is streamed in constant memory. An output file is written to a temporary file beside it and \
+renamed into place only when complete."
 )]
 pub struct EncryptArgs {
     /// Key file (from `objseal keygen`).
-    #[arg(short, long, value_name = "KEYFILE")]
-    pub key: PathBuf,
+    #[arg(
+        short,
+        long,
+        value_name = "KEYFILE",
+        required_unless_present = "kms_key",
+        conflicts_with = "kms_key"
+    )]
+    pub key: Option<PathBuf>,
+    /// Take the data key from this KMS master key (key id, key ARN or alias) instead of a key file.
+    #[arg(long, value_name = "KEY")]
+    pub kms_key: Option<String>,
+    /// The KMS of --kms-key: the embedded keystore, or a remote service.
+    #[command(flatten)]
+    pub kms: KmsConnection,
     /// Plaintext to read; `-` or absent: standard input.
     #[arg(short, long, value_name = "IN")]
     pub input: Option<PathBuf>,
@@ -102,9 +120,13 @@ context, or a tampered, truncated or extended input leaves no output file. On st
 streamed as it verifies; on an error the exit status is 1 and what was written must be discarded."
 )]
 pub struct DecryptArgs {
-    /// Key file (from `objseal keygen`).
+    /// Key file (from `objseal keygen`); without it, the data key is unwrapped by the KMS (the
+    /// embedded keystore, or --kms-endpoint) that wrapped it.
     #[arg(short, long, value_name = "KEYFILE")]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
+    /// The KMS for files encrypted with `--kms-key`.
+    #[command(flatten)]
+    pub kms: KmsConnection,
     /// Encrypted file to read; `-` or absent: standard input.
     #[arg(short, long, value_name = "IN")]
     pub input: Option<PathBuf>,

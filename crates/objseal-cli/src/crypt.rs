@@ -9,26 +9,36 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 use objseal_core::format::container::{self, ContainerPrefix, MAX_PREFIX_LEN};
-use objseal_core::format::wrapped_key::MAX_WRAPPED_KEY_LEN;
 use objseal_core::io::{DecryptReader, EncryptWriter};
 use objseal_core::seal::SegmentKey;
-use objseal_core::wrap::{KeyUnwrap, KeyWrap, LocalKek};
-use objseal_core::{Dek, Error, HEADER_LEN, ObjectKey, ObjectParams};
+use objseal_core::{Error, HEADER_LEN, ObjectKey, ObjectParams};
 use zeroize::Zeroizing;
 
+use crate::keys::{KmsHandle, Unwrapper, Wrapper};
+use crate::kms::KmsConnection;
 use crate::stdio::{self, Output};
 use crate::{keyfile, pipe};
 
 /// Size of the copy buffer between input and output.
 const COPY_BUF: usize = 256 * 1024;
 
-/// The message when no wrapped key opens.
-pub const NO_KEY_OPENS: &str = "no wrapped key opens with this key (wrong key or wrong --context)";
+/// Where a new object's data key comes from.
+pub enum KeySource<'a> {
+    /// A local key file (`objseal keygen`).
+    File(&'a Path),
+    /// A KMS master key.
+    Kms {
+        /// Key id, key ARN or alias.
+        key_id: &'a str,
+        /// Which KMS.
+        conn: &'a KmsConnection,
+    },
+}
 
 /// What `encrypt` does.
 pub struct EncryptJob<'a> {
-    /// Key file.
-    pub key: &'a Path,
+    /// Where the data key comes from.
+    pub key: KeySource<'a>,
     /// Plaintext file, or standard input.
     pub input: Option<&'a Path>,
     /// Encrypted file, or standard output.
@@ -41,8 +51,10 @@ pub struct EncryptJob<'a> {
 
 /// What `decrypt` does.
 pub struct DecryptJob<'a> {
-    /// Key file.
-    pub key: &'a Path,
+    /// Key file; without one, the KMS unwraps the data key.
+    pub key: Option<&'a Path>,
+    /// The KMS for KMS-wrapped data keys.
+    pub kms: Option<&'a KmsConnection>,
     /// Encrypted file, or standard input.
     pub input: Option<&'a Path>,
     /// Plaintext file, or standard output.
@@ -71,7 +83,6 @@ pub fn context_hash(pairs: &[(String, String)]) -> Result<[u8; 32]> {
 
 /// `objseal encrypt`.
 pub fn encrypt(job: &EncryptJob<'_>) -> Result<Totals> {
-    let kek = keyfile::load(job.key)?;
     let ctx = context_hash(job.context)?;
     if job.output.is_none() && std::io::IsTerminal::is_terminal(&io::stdout()) {
         bail!(
@@ -79,14 +90,27 @@ pub fn encrypt(job: &EncryptJob<'_>) -> Result<Totals> {
         );
     }
     let mut input = stdio::open_input(job.input)?;
+    let wrapper = match job.key {
+        KeySource::File(path) => Wrapper::Local(keyfile::load(path)?),
+        KeySource::Kms { key_id, conn } => Wrapper::Kms {
+            kms: KmsHandle::open(conn)?,
+            key_id: key_id.to_owned(),
+        },
+    };
     let mut output = Output::create(job.output)?;
     // A regular file goes through the three-stage pipeline of `pipe`; a stream is read in line, so
     // that a stalled producer can never leave a reader thread behind.
     let sealed = if input.file_len.is_some() {
-        write_prefix(&kek, &ctx, job.chunk_log2, &mut output)
+        write_prefix(&wrapper, &ctx, job.chunk_log2, &mut output)
             .and_then(|key| pipe::seal_file(&key, &mut input.reader, &mut output))
     } else {
-        encrypt_stream(&kek, &ctx, job.chunk_log2, &mut input.reader, &mut output)
+        encrypt_stream(
+            &wrapper,
+            &ctx,
+            job.chunk_log2,
+            &mut input.reader,
+            &mut output,
+        )
     };
     match sealed {
         Ok(plaintext) => {
@@ -109,13 +133,13 @@ pub fn encrypt(job: &EncryptJob<'_>) -> Result<Totals> {
 /// Writes the container prefix for a new object, then streams `input` through the body encryptor.
 /// Returns the number of plaintext bytes.
 pub fn encrypt_stream<R: Read + ?Sized, W: Write>(
-    kek: &LocalKek,
+    wrapper: &Wrapper,
     ctx: &[u8; 32],
     chunk_log2: u8,
     input: &mut R,
     output: &mut W,
 ) -> Result<u64> {
-    let key = write_prefix(kek, ctx, chunk_log2, output)?;
+    let key = write_prefix(wrapper, ctx, chunk_log2, output)?;
     let mut writer = EncryptWriter::new(output, key);
     let mut buf = Zeroizing::new(vec![0u8; COPY_BUF]);
     let mut total = 0u64;
@@ -133,26 +157,22 @@ pub fn encrypt_stream<R: Read + ?Sized, W: Write>(
     Ok(total)
 }
 
-/// Draws a data key and salt for a new object, writes the container prefix (header and the data key
-/// wrapped under `kek`) and returns the body's key.
+/// Draws a data key (from `wrapper`) and salt for a new object, writes the container prefix (header
+/// and the wrapped data key) and returns the body's key.
 fn write_prefix<W: Write + ?Sized>(
-    kek: &LocalKek,
+    wrapper: &Wrapper,
     ctx: &[u8; 32],
     chunk_log2: u8,
     output: &mut W,
 ) -> Result<SegmentKey> {
-    let dek = Dek::generate().context("generating a data key")?;
+    let (dek, blob) = wrapper.new_data_key(ctx)?;
     let params = ObjectParams::random(*ctx)
         .context("generating a salt")?
         .chunk_log2(chunk_log2);
     let object = ObjectKey::create(&dek, &params)?;
-    let mut wrap_salt = [0u8; 32];
-    getrandom::fill(&mut wrap_salt).map_err(|_| Error::Rng)?;
-    let mut blob = [0u8; MAX_WRAPPED_KEY_LEN];
-    let blob_len = kek.wrap_key(&dek, ctx, &wrap_salt, &mut blob)?;
     drop(dek);
-    let mut prefix = vec![0u8; HEADER_LEN + 4 + blob_len];
-    let prefix_len = container::write_prefix(object.header(), &[&blob[..blob_len]], &mut prefix)?;
+    let mut prefix = vec![0u8; HEADER_LEN + 4 + blob.len()];
+    let prefix_len = container::write_prefix(object.header(), &[&blob], &mut prefix)?;
     output
         .write_all(&prefix[..prefix_len])
         .context("writing the output")?;
@@ -161,14 +181,17 @@ fn write_prefix<W: Write + ?Sized>(
 
 /// `objseal decrypt`.
 pub fn decrypt(job: &DecryptJob<'_>) -> Result<Totals> {
-    let kek = keyfile::load(job.key)?;
+    let unwrapper = Unwrapper {
+        kek: job.key.map(keyfile::load).transpose()?,
+        kms: job.kms,
+    };
     let ctx = context_hash(job.context)?;
     let mut input = stdio::open_input(job.input)?;
     let source = stdio::display(job.input, "<stdin>");
     // Only once the key and header have verified is an output created. A regular file goes through
     // the three-stage pipeline of `pipe`; a stream is read in line (see `encrypt`).
     if input.file_len.is_some() {
-        let prefix = open_prefix(&kek, &ctx, &mut input.reader)
+        let prefix = open_prefix(&unwrapper, &ctx, &mut input.reader)
             .with_context(|| format!("cannot decrypt {source}"))?;
         let mut output = Output::create(job.output)?;
         let copied = pipe::open_file(&prefix.key, &mut input.reader, &mut output).map_err(|e| {
@@ -179,7 +202,7 @@ pub fn decrypt(job: &DecryptJob<'_>) -> Result<Totals> {
         });
         finish_decrypt(copied, output, prefix.len, prefix.chunk_log2)
     } else {
-        let mut opened = open_container(&kek, &ctx, input.reader)
+        let mut opened = open_container(&unwrapper, &ctx, input.reader)
             .with_context(|| format!("cannot decrypt {source}"))?;
         let mut output = Output::create(job.output)?;
         let copied = copy_plaintext(&mut opened.reader, &mut output);
@@ -228,13 +251,13 @@ pub struct Prefix {
 /// Reads exactly the container prefix from `input` (no byte of the body), unwraps the data key and
 /// verifies the header (key commitment and context).
 pub fn open_prefix<R: Read + ?Sized>(
-    kek: &LocalKek,
+    unwrapper: &Unwrapper<'_>,
     ctx: &[u8; 32],
     input: &mut R,
 ) -> Result<Prefix> {
     let bytes = read_prefix(input)?;
     let prefix = ContainerPrefix::parse(&bytes)?;
-    let dek = unwrap_any(kek, &prefix, ctx)?;
+    let dek = unwrapper.unwrap_any(&prefix, ctx)?;
     let object = ObjectKey::open_with_context(&dek, &prefix.header, ctx)?;
     drop(dek);
     Ok(Prefix {
@@ -256,26 +279,18 @@ pub struct Opened<R: Read> {
 
 /// Reads and parses the container prefix, unwraps the data key and verifies the header (key commitment
 /// and context).
-pub fn open_container<R: Read>(kek: &LocalKek, ctx: &[u8; 32], input: R) -> Result<Opened<R>> {
+pub fn open_container<R: Read>(
+    unwrapper: &Unwrapper<'_>,
+    ctx: &[u8; 32],
+    input: R,
+) -> Result<Opened<R>> {
     let mut input = BufReader::with_capacity(64 * 1024, input);
-    let prefix = open_prefix(kek, ctx, &mut input)?;
+    let prefix = open_prefix(unwrapper, ctx, &mut input)?;
     Ok(Opened {
         reader: DecryptReader::new(input, prefix.key),
         prefix_len: prefix.len,
         chunk_log2: prefix.chunk_log2,
     })
-}
-
-/// The first wrapped key of `prefix` that `kek` opens for `ctx`.
-fn unwrap_any(kek: &LocalKek, prefix: &ContainerPrefix<'_>, ctx: &[u8; 32]) -> Result<Dek> {
-    for blob in prefix.wrapped_keys() {
-        match kek.unwrap_key(&blob?, ctx) {
-            Ok(dek) => return Ok(dek),
-            Err(Error::UnknownWrapAlgorithm(_) | Error::UnwrapFailed) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    bail!(NO_KEY_OPENS)
 }
 
 /// Reads exactly the container prefix (header and wrapped keys) from `input`, no byte of the body.

@@ -11,6 +11,7 @@ use objseal_core::gcm::Backend;
 
 use crate::crypt::{self, DecryptJob, EncryptJob};
 use crate::keyfile;
+use crate::keys::Wrapper;
 
 /// Runs the demo on a sample of `size` bytes.
 pub fn run(size: u64) -> Result<()> {
@@ -58,7 +59,7 @@ pub fn run(size: u64) -> Result<()> {
     // 3. Encrypt.
     let t = Instant::now();
     let totals = crypt::encrypt(&EncryptJob {
-        key: &key,
+        key: crypt::KeySource::File(&key),
         input: Some(&sample),
         output: Some(&sealed),
         chunk_log2,
@@ -87,7 +88,8 @@ pub fn run(size: u64) -> Result<()> {
     // 5. Decrypt.
     let t = Instant::now();
     let totals = crypt::decrypt(&DecryptJob {
-        key: &key,
+        key: Some(&key),
+        kms: None,
         input: Some(&sealed),
         output: Some(&opened),
         context: &context,
@@ -145,11 +147,11 @@ pub fn run(size: u64) -> Result<()> {
     expect_refusal(&key, &sealed, &opened, &context, "last byte cut off")?;
 
     // 8. The cipher alone: no disk in the way.
-    let kek = keyfile::load(&key)?;
+    let wrapper = Wrapper::Local(keyfile::load(&key)?);
     let ctx = crypt::context_hash(&context)?;
     let t = Instant::now();
     let n = crypt::encrypt_stream(
-        &kek,
+        &wrapper,
         &ctx,
         chunk_log2,
         &mut io::repeat(0x5a).take(size),
@@ -174,7 +176,8 @@ fn expect_refusal(
     what: &str,
 ) -> Result<()> {
     let result = crypt::decrypt(&DecryptJob {
-        key,
+        key: Some(key),
+        kms: None,
         input: Some(sealed),
         output: Some(out),
         context,

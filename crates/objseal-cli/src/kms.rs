@@ -55,7 +55,20 @@ pub struct KmsArgs {
     /// What to do.
     #[command(subcommand)]
     pub command: KmsCommand,
-    /// The keystore file (created by the first `create-key` or `serve`).
+    /// Which KMS: the embedded keystore or a remote service.
+    #[command(flatten)]
+    pub conn: KmsConnection,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// Which KMS a command talks to: the embedded keystore (`--store`, `--root-key-file`) or a remote
+/// AWS-KMS-compatible service (`--kms-endpoint`). Shared by `objseal kms`, `encrypt` and `decrypt`.
+#[derive(Debug, Args)]
+pub struct KmsConnection {
+    /// The keystore file (created by the first `create-key` or `serve`) [default:
+    /// ./objseal-kms.store].
     #[arg(long, global = true, value_name = "PATH", env = "OBJSEAL_KMS_STORE")]
     pub store: Option<PathBuf>,
     /// File holding the keystore's root key (as `objseal keygen` writes it) [default: the
@@ -72,9 +85,6 @@ pub struct KmsArgs {
     /// clients sign for [default: us-east-1; with --kms-endpoint, AWS_REGION].
     #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
-    /// Print machine-readable JSON instead of text.
-    #[arg(long, global = true)]
-    pub json: bool,
 }
 
 /// The subcommands of `objseal kms`.
@@ -183,17 +193,17 @@ async fn run_async(args: KmsArgs) -> Result<()> {
     let mut out = Output { json: args.json };
     match &args.command {
         KmsCommand::Audit { tail } => {
-            if args.kms_endpoint.is_some() {
+            if args.conn.kms_endpoint.is_some() {
                 bail!("`audit` reads the embedded keystore's log; a remote KMS keeps its own");
             }
-            let store = store_path(&args);
-            return audit(&audit_path(&args, &store), *tail, &mut out);
+            let store = store_path(&args.conn);
+            return audit(&audit_path(&args.conn, &store), *tail, &mut out);
         }
         KmsCommand::Serve {
             listen,
             access_keys,
         } => {
-            if args.kms_endpoint.is_some() {
+            if args.conn.kms_endpoint.is_some() {
                 bail!(
                     "`serve` serves the embedded keystore; it cannot be combined with --kms-endpoint"
                 );
@@ -202,7 +212,8 @@ async fn run_async(args: KmsArgs) -> Result<()> {
         }
         _ => {}
     }
-    let kms = open_kms(&args).await?;
+    let may_create = matches!(args.command, KmsCommand::CreateKey { .. });
+    let kms = open_kms(&args.conn, may_create).await?;
     key_command(kms.as_ref(), &args.command, &mut out).await
 }
 
@@ -323,8 +334,9 @@ async fn key_command(kms: &dyn Kms, command: &KmsCommand, out: &mut Output) -> R
     Ok(())
 }
 
-/// The KMS the key commands talk to: the remote service, or the embedded keystore.
-async fn open_kms(args: &KmsArgs) -> Result<Box<dyn Kms>> {
+/// The KMS `conn` names: the remote service, or the embedded keystore (created when missing only if
+/// `may_create`).
+pub async fn open_kms(args: &KmsConnection, may_create: bool) -> Result<Box<dyn Kms>> {
     if let Some(endpoint) = &args.kms_endpoint {
         if args.root_key_file.is_some() || args.audit_log.is_some() {
             bail!(
@@ -340,7 +352,7 @@ async fn open_kms(args: &KmsArgs) -> Result<Box<dyn Kms>> {
         return Ok(Box::new(remote));
     }
     let store = store_path(args);
-    if !matches!(args.command, KmsCommand::CreateKey { .. }) && !store.exists() {
+    if !may_create && !store.exists() {
         bail!(
             "the keystore {} does not exist (`objseal kms create-key` creates it; --store or \
              OBJSEAL_KMS_STORE name another)",
@@ -351,7 +363,7 @@ async fn open_kms(args: &KmsArgs) -> Result<Box<dyn Kms>> {
 }
 
 /// Opens (creating when missing) the embedded keystore, recording to its audit log.
-fn open_local(args: &KmsArgs, store: &Path) -> Result<(LocalKms, Arc<AuditLog>)> {
+fn open_local(args: &KmsConnection, store: &Path) -> Result<(LocalKms, Arc<AuditLog>)> {
     let root_key = match &args.root_key_file {
         Some(file) => RootKey::from_file(file)?,
         None if std::env::var_os(ROOT_KEY_ENV).is_some() => RootKey::from_env(ROOT_KEY_ENV)?,
@@ -371,14 +383,14 @@ fn open_local(args: &KmsArgs, store: &Path) -> Result<(LocalKms, Arc<AuditLog>)>
     Ok((LocalKms::open(config)?, audit))
 }
 
-fn store_path(args: &KmsArgs) -> PathBuf {
+fn store_path(args: &KmsConnection) -> PathBuf {
     args.store
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_STORE))
 }
 
 /// `--audit-log`, else `<store>.audit.jsonl` beside the store.
-fn audit_path(args: &KmsArgs, store: &Path) -> PathBuf {
+fn audit_path(args: &KmsConnection, store: &Path) -> PathBuf {
     args.audit_log.clone().unwrap_or_else(|| {
         let mut name = store.file_name().unwrap_or_default().to_os_string();
         name.push(".audit.jsonl");
@@ -426,8 +438,8 @@ async fn serve(args: &KmsArgs, listen: SocketAddr, mut access_keys: Vec<AccessKe
              sign with them (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"
         );
     }
-    let store = store_path(args);
-    let (local, audit) = open_local(args, &store)?;
+    let store = store_path(&args.conn);
+    let (local, audit) = open_local(&args.conn, &store)?;
     let region = local.region().to_owned();
     let ids: Vec<String> = access_keys.iter().map(|k| k.id.clone()).collect();
     // The keystore records each operation it runs, with the caller; the server records, in the
@@ -726,7 +738,7 @@ mod tests {
             panic!("not kms")
         };
         assert_eq!(
-            audit_path(&args, &store_path(&args)),
+            audit_path(&args.conn, &store_path(&args.conn)),
             PathBuf::from("/x/keys.store.audit.jsonl")
         );
     }

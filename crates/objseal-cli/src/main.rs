@@ -9,6 +9,7 @@ mod crypt;
 mod demo;
 mod inspect;
 mod keyfile;
+mod keys;
 mod kms;
 mod pipe;
 mod stdio;
@@ -39,8 +40,16 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Keygen(args) => keyfile::keygen(args.output.as_deref(), args.force),
         Command::Encrypt(args) => in_pool(args.threads, || {
+            let key = match (&args.key, &args.kms_key) {
+                (Some(file), _) => crypt::KeySource::File(file),
+                (None, Some(key_id)) => crypt::KeySource::Kms {
+                    key_id,
+                    conn: &args.kms,
+                },
+                (None, None) => anyhow::bail!("give a key file (-k) or a KMS key (--kms-key)"),
+            };
             crypt::encrypt(&crypt::EncryptJob {
-                key: &args.key,
+                key,
                 input: stdio::path_or_stdio(args.input.as_deref()),
                 output: stdio::path_or_stdio(args.output.as_deref()),
                 chunk_log2: args.chunk_log2,
@@ -50,7 +59,8 @@ fn run(cli: Cli) -> Result<()> {
         }),
         Command::Decrypt(args) => in_pool(args.threads, || {
             crypt::decrypt(&crypt::DecryptJob {
-                key: &args.key,
+                key: args.key.as_deref(),
+                kms: Some(&args.kms),
                 input: stdio::path_or_stdio(args.input.as_deref()),
                 output: stdio::path_or_stdio(args.output.as_deref()),
                 context: &args.context,

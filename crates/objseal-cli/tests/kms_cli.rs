@@ -562,3 +562,148 @@ fn boto3_and_aws_cli_run_the_key_lifecycle_against_objseal_kms_serve() {
         );
     }
 }
+
+/// `encrypt --kms-key` takes the data key from a KMS master key (wrapped-key algorithm 2) and
+/// `decrypt` without `-k` has the same KMS unwrap it: through the embedded keystore, and through
+/// `objseal kms serve` with `--kms-endpoint`; every refusal of the KMS stops decryption, leaving no
+/// output.
+#[test]
+fn files_encrypted_under_a_kms_key_decrypt_through_the_kms() {
+    let s = Store::new();
+    let key = s.json(&["create-key", "--alias", "alias/files"]);
+    let plain: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 1000) as u8).collect();
+    std::fs::write(s.path("plain"), &plain).unwrap();
+    // `objseal <cmd> --store … --root-key-file … <args>`: the embedded keystore as the KMS.
+    let with_store = |cmd: &str, args: &[&str]| {
+        let mut c = bare();
+        c.arg(cmd)
+            .arg("--store")
+            .arg(s.path("keys.store"))
+            .arg("--root-key-file")
+            .arg(s.path("root.key"))
+            .args(args);
+        c
+    };
+    let (plain_path, sealed, out) = (
+        s.path("plain").display().to_string(),
+        s.path("sealed.ose").display().to_string(),
+        s.path("out").display().to_string(),
+    );
+    ok(with_store(
+        "encrypt",
+        &[
+            "--kms-key",
+            "alias/files",
+            "-i",
+            &plain_path,
+            "-o",
+            &sealed,
+            "-c",
+            "bucket=b",
+        ],
+    ));
+    let shown = text(&ok({
+        let mut c = bare();
+        c.args(["inspect", &sealed]);
+        c
+    }));
+    assert!(shown.contains("kms (2)"), "{shown}");
+    assert!(shown.contains(key["Arn"].as_str().unwrap()), "{shown}");
+
+    ok(with_store(
+        "decrypt",
+        &["-i", &sealed, "-o", &out, "-c", "bucket=b"],
+    ));
+    assert!(std::fs::read(&out).unwrap() == plain);
+    std::fs::remove_file(&out).unwrap();
+
+    // Another context: the KMS refuses to unwrap; nothing is written.
+    let err = fails(
+        with_store(
+            "decrypt",
+            &["-i", &sealed, "-o", &out, "-c", "bucket=other"],
+        ),
+        "InvalidCiphertextException",
+    );
+    assert!(!std::path::Path::new(&out).exists(), "{err}");
+    // A key file is not the KMS.
+    fails(
+        with_store(
+            "decrypt",
+            &[
+                "-k",
+                &s.path("root.key").display().to_string(),
+                "-i",
+                &sealed,
+                "-o",
+                &out,
+                "-c",
+                "bucket=b",
+            ],
+        ),
+        "wrapped by a KMS master key",
+    );
+    // A disabled master key neither unwraps nor makes data keys.
+    ok(s.kms(&["disable", "alias/files"]));
+    fails(
+        with_store("decrypt", &["-i", &sealed, "-o", &out, "-c", "bucket=b"]),
+        "DisabledException",
+    );
+    fails(
+        with_store(
+            "encrypt",
+            &["--kms-key", "alias/files", "-i", &plain_path, "-o", &out],
+        ),
+        "DisabledException",
+    );
+    assert!(!std::path::Path::new(&out).exists());
+    ok(s.kms(&["enable", "alias/files"]));
+
+    // The same file through `objseal kms serve`, over the AWS protocol.
+    let server = Server::start(&s);
+    let remote = |cmd: &str, args: &[&str]| {
+        let mut c = bare();
+        c.args([
+            cmd,
+            "--kms-endpoint",
+            &server.endpoint,
+            "--region",
+            "us-east-1",
+        ])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", ACCESS_SECRET);
+        c
+    };
+    ok(remote(
+        "decrypt",
+        &["-i", &sealed, "-o", &out, "-c", "bucket=b"],
+    ));
+    assert!(std::fs::read(&out).unwrap() == plain);
+    std::fs::remove_file(&out).unwrap();
+    let sealed2 = s.path("sealed2.ose").display().to_string();
+    ok(remote(
+        "encrypt",
+        &[
+            "--kms-key",
+            "alias/files",
+            "-i",
+            &plain_path,
+            "-o",
+            &sealed2,
+        ],
+    ));
+    ok(with_store("decrypt", &["-i", &sealed2, "-o", &out]));
+    assert!(std::fs::read(&out).unwrap() == plain);
+    drop(server);
+
+    // The keystore's audit log names the object context of every unwrap, never a key.
+    let events = s.json(&["audit"]);
+    assert!(events.as_array().unwrap().iter().any(|e| {
+        e["operation"] == "Decrypt"
+            && e["result"] == "ok"
+            && e["context"]["objseal:ctx"]
+                .as_str()
+                .is_some_and(|h| h.len() == 64)
+    }));
+}
