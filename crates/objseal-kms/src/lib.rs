@@ -4,6 +4,16 @@
 //! and for unwrapping them. Its operations and error names follow AWS KMS one-to-one, so the same code
 //! runs against the embedded keystore, against `objseal kms serve`, against AWS KMS itself or any
 //! compatible service.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`keystore`] | [`LocalKms`], the embedded default: one store file sealed under a root key, versioned keys, AWS key states, lazy rotation and deletion |
+//! | [`blob`] | the keystore's self-describing ciphertext blobs (`OSKB`, FORMAT.md §14) |
+//! | [`audit`] | the append-only JSON-lines audit log |
+//! | [`cache`] | the opt-in, bounded data-key cache |
+//! | [`envelope`] | OSE1 data keys from any `Kms` (wrapped-key algorithm 2, FORMAT.md §7) |
+//! | `server` (feature `server`) | the AWS KMS JSON 1.1 protocol with SigV4 over any `Kms` (`objseal kms serve`) |
+//! | `remote` (feature `remote`) | a `Kms` over the AWS SDK for Rust: AWS KMS, `objseal kms serve`, moto |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
