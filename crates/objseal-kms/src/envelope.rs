@@ -20,6 +20,7 @@
 use objseal_core::Dek;
 use objseal_core::format::wrapped_key::{WrapAlgorithm, WrappedKey};
 
+use crate::keystore::ids::hex_encode;
 use crate::{DataKeySpec, EncryptionContext, Kms, KmsError};
 
 /// Encryption-context key holding the hex object context hash.
@@ -36,8 +37,8 @@ pub const CONTEXT_KEY_WRAP_SALT: &str = "objseal:wrap-salt";
 /// ```
 pub fn kms_context(ctx_hash: &[u8; 32], wrap_salt: &[u8; 32]) -> EncryptionContext {
     EncryptionContext::from([
-        (CONTEXT_KEY_CTX.to_owned(), hex(ctx_hash)),
-        (CONTEXT_KEY_WRAP_SALT.to_owned(), hex(wrap_salt)),
+        (CONTEXT_KEY_CTX.to_owned(), hex_encode(ctx_hash)),
+        (CONTEXT_KEY_WRAP_SALT.to_owned(), hex_encode(wrap_salt)),
     ])
 }
 
@@ -117,14 +118,4 @@ pub async fn unwrap_data_key(
     let plaintext = kms.decrypt(blob.ciphertext, &context, key_id).await?;
     Dek::try_from_slice(plaintext.plaintext.as_bytes())
         .map_err(|_| KmsError::InvalidCiphertext("the KMS-wrapped data key is not 32 bytes".into()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(2 * bytes.len());
-    for &b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
 }

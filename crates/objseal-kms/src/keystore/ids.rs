@@ -54,23 +54,25 @@ pub(crate) fn hex_encode(bytes: &[u8]) -> String {
     s
 }
 
+/// The value of one hex digit (either case).
+pub(crate) fn hex_nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
 /// Decodes hex (either case) into exactly `out.len()` bytes; false (with `out` zeroed) otherwise.
 pub(crate) fn hex_decode_into(text: &str, out: &mut [u8]) -> bool {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    }
     let t = text.as_bytes();
     if t.len() != out.len() * 2 {
         out.fill(0);
         return false;
     }
     for (i, pair) in t.chunks_exact(2).enumerate() {
-        match (nibble(pair[0]), nibble(pair[1])) {
+        match (hex_nibble(pair[0]), hex_nibble(pair[1])) {
             (Some(hi), Some(lo)) => out[i] = (hi << 4) | lo,
             _ => {
                 out.fill(0);

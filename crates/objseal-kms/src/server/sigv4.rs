@@ -35,6 +35,7 @@
 //! assert!(auth.ends_with("Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"));
 //! ```
 
+use crate::keystore::ids::hex_nibble;
 use core::fmt;
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -285,8 +286,8 @@ fn percent_decode(input: &str) -> Vec<u8> {
     while i < bytes.len() {
         if bytes[i] == b'%'
             && let (Some(h), Some(l)) = (
-                bytes.get(i + 1).and_then(|c| hex_val(*c)),
-                bytes.get(i + 2).and_then(|c| hex_val(*c)),
+                bytes.get(i + 1).and_then(|c| hex_nibble(*c)),
+                bytes.get(i + 2).and_then(|c| hex_nibble(*c)),
             )
         {
             out.push((h << 4) | l);
@@ -297,15 +298,6 @@ fn percent_decode(input: &str) -> Vec<u8> {
         i += 1;
     }
     out
-}
-
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// The canonical URI of a path as it travels on the wire (already percent-encoded): normalised
