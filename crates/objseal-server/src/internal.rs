@@ -1,0 +1,66 @@
+//! The contract between the [`SseLayer`](crate::SseLayer) and the inner store it wraps.
+//!
+//! The inner store is any [`s3s::S3`] implementation that stores what it is given. The layer
+//! keeps its own state in the object's user metadata under keys that start with
+//! [`RESERVED_PREFIX`]; the store keeps those entries verbatim like any other user metadata and
+//! returns them on `HeadObject` / `GetObject`. Clients can neither set nor see them: the layer
+//! refuses such keys on write and strips them on read.
+//!
+//! Two things cannot be known before a body has been read — the plaintext's size, MD5 and
+//! checksums, and a multipart object's manifest — and S3 has no call that changes metadata
+//! atomically afterwards. For these the layer puts a [`LateMetadata`] into the request's
+//! extensions on `PutObject` and `CompleteMultipartUpload`: a store that honours it merges the
+//! entries into the object's metadata in the same atomic step that makes the object visible.
+//! [`LocalStore`](crate::LocalStore) does.
+//!
+//! A `LateMetadata` may also ride on `UploadPart`. Two of its entries are instructions rather
+//! than data: [`LATE_ETAG`] is the ETag the store records and reports (in responses, listings
+//! and `ListParts`) instead of computing its own — a request with `LateMetadata` always gets
+//! one, so the store need not hash the body — and [`LATE_SIZE`] is the size listings report for
+//! the object (its plaintext size). Everything else the store keeps without looking at it.
+//!
+//! The server puts a [`Transport`] into every request's extensions so the layer can tell TLS
+//! connections from plain ones (SSE-C is refused over plain HTTP).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Metadata keys with this prefix belong to the layer, never to clients.
+pub const RESERVED_PREFIX: &str = "objseal-";
+
+/// The late entry naming the ETag to record and report.
+pub const LATE_ETAG: &str = "objseal-etag";
+
+/// The late entry naming the size listings report.
+pub const LATE_SIZE: &str = "objseal-size";
+
+/// Metadata entries the layer hands to the store after the body has been read.
+///
+/// The layer fills it, at the latest, when the body stream it gave the store yields its last
+/// item (`None`). A body stream that ends with an error means the write must not happen at all.
+#[derive(Clone, Default, Debug)]
+pub struct LateMetadata(Arc<Mutex<Option<HashMap<String, String>>>>);
+
+impl LateMetadata {
+    /// A new, empty slot.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the entries (called by the layer).
+    pub fn set(&self, entries: HashMap<String, String>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(entries);
+    }
+
+    /// Takes the entries (called by the store, once the body is complete).
+    pub fn take(&self) -> Option<HashMap<String, String>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// How the request reached the server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Transport {
+    /// The connection is TLS.
+    pub tls: bool,
+}

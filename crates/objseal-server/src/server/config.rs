@@ -1,0 +1,114 @@
+//! [`ServerConfig`]: where the server listens, keeps its data and gets its keys.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use objseal_kms::RootKey;
+use objseal_kms::remote::RemoteConfig;
+
+use super::credentials::AccessKey;
+use crate::sse::SseConfig;
+
+/// Where the server listens when nothing else is said: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
+/// The data directory when nothing else is said (relative to the working directory).
+pub const DEFAULT_DATA_DIR: &str = "objseal-data";
+/// The KMS key SSE-KMS requests use when they name none; created on first start.
+pub const DEFAULT_KMS_KEY_ALIAS: &str = "alias/objseal-default";
+/// How long a shutdown waits for requests in flight by default.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Time allowed to receive a request's headers; also how long an idle keep-alive connection
+/// stays open.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default cap on open connections; more wait in the listen backlog.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// A TLS certificate chain and its private key, both PEM files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first (`-----BEGIN CERTIFICATE-----` blocks).
+    pub cert_chain: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1 PEM).
+    pub private_key: PathBuf,
+}
+
+/// How a [`Server`](super::Server) runs.
+///
+/// The data directory holds everything the embedded defaults need:
+///
+/// | path | what |
+/// |---|---|
+/// | `root.key` | the root key (mode 0600), made on first start unless [`ServerConfig::root_key`] is given |
+/// | `credentials` | the generated access key (mode 0600, AWS shared-credentials format), unless [`ServerConfig::access_keys`] are given |
+/// | `kms/keys.store`, `kms/keys.store.audit.jsonl` | the embedded keystore and its audit log (not with [`ServerConfig::remote_kms`]) |
+/// | `store/` | the objects ([`LocalStore`](crate::LocalStore)) |
+///
+/// The library reads no environment variables; the `objseal serve` command maps its flags and
+/// environment onto this structure.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The address to listen on (port 0: any free port; see
+    /// [`RunningServer::local_addr`](super::RunningServer::local_addr)).
+    pub listen: SocketAddr,
+    /// The data directory; created (mode 0700) when missing.
+    pub data_dir: PathBuf,
+    /// The root key; `None`: `<data>/root.key`, made on first start. When given and the file
+    /// exists too, both must hold the same key.
+    pub root_key: Option<RootKey>,
+    /// Serve SSE-KMS from this AWS-KMS-compatible service instead of the embedded keystore.
+    pub remote_kms: Option<RemoteConfig>,
+    /// The access keys clients sign with; empty: the pair stored in `<data>/credentials`, made
+    /// on first start.
+    pub access_keys: Vec<AccessKey>,
+    /// Serve HTTPS with this certificate; `None`: plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// The SSE layer's settings, among them the default KMS key (created on first start when it
+    /// is an alias that does not exist) and whether SSE-C is allowed over plain HTTP.
+    pub sse: SseConfig,
+    /// How long a shutdown waits for requests in flight before closing their connections.
+    pub shutdown_grace: Duration,
+    /// Time allowed to receive a request's headers; also the keep-alive idle timeout.
+    pub header_timeout: Duration,
+    /// The most connections served at once.
+    pub max_connections: usize,
+}
+
+impl ServerConfig {
+    /// The embedded defaults for `data_dir`: [`DEFAULT_LISTEN`], a root key and access key made
+    /// on first start, the embedded keystore, plain HTTP, [`SseConfig::default`].
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: DEFAULT_LISTEN
+                .parse()
+                .unwrap_or_else(|_| unreachable!("a valid socket address")),
+            data_dir: data_dir.into(),
+            root_key: None,
+            remote_kms: None,
+            access_keys: Vec::new(),
+            tls: None,
+            sse: SseConfig::default(),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+
+    /// The same, listening on `listen`.
+    pub fn with_listen(mut self, listen: SocketAddr) -> Self {
+        self.listen = listen;
+        self
+    }
+
+    /// The same, with SSE-KMS served by the AWS-KMS-compatible service at `endpoint` (region
+    /// `region`, else the environment's, else `us-east-1`; credentials from the usual AWS
+    /// sources).
+    pub fn with_remote_kms(mut self, endpoint: impl Into<String>, region: Option<String>) -> Self {
+        self.remote_kms = Some(RemoteConfig {
+            endpoint_url: Some(endpoint.into()),
+            region,
+            ..RemoteConfig::default()
+        });
+        self
+    }
+}

@@ -1,0 +1,485 @@
+//! GetObject and HeadObject: the SSE-C rules, conditional requests, ranges and part numbers in
+//! plaintext terms, and bodies opened chunk by chunk with every tag verified before release.
+
+use std::sync::Arc;
+
+use s3s::dto::{
+    ChecksumMode, ETag, ETagCondition, GetObjectInput, GetObjectOutput, HeadObjectInput,
+    HeadObjectOutput, Range, Timestamp,
+};
+use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use super::SseLayer;
+use super::checksum::checksum_dto;
+use super::echo::{SseEcho, echo_sse};
+use super::errors::corrupt;
+use super::layout::Layout;
+use super::open_body::open_body;
+use super::put::scrub_headers;
+use super::record::{ObjectRecord, SseKind, user_metadata};
+use super::request::{CustomerHeaders, CustomerKey, refuse_sse_on_read};
+
+/// The read a request asks for, in plaintext bytes.
+pub(crate) struct Target {
+    pub start: u64,
+    pub end: u64,
+    /// Answered with 206 and a Content-Range.
+    pub partial: bool,
+    /// Parts of a multipart object (for `x-amz-mp-parts-count`).
+    pub parts_count: Option<i32>,
+}
+
+fn invalid_range(size: u64) -> S3Error {
+    let mut e = S3Error::with_message(
+        S3ErrorCode::InvalidRange,
+        "The requested range is not satisfiable",
+    );
+    if let Ok(v) = http::HeaderValue::from_str(&format!("bytes */{size}")) {
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::CONTENT_RANGE, v);
+        e.set_headers(h);
+    }
+    e
+}
+
+/// Resolves `Range` or `partNumber` against a layout.
+pub(crate) fn resolve_target(
+    layout: &Layout,
+    range: Option<Range>,
+    part_number: Option<i32>,
+) -> Result<Target, S3Error> {
+    let size = layout.size;
+    let parts_count = layout
+        .multipart
+        .then(|| i32::try_from(layout.segments.len()).unwrap_or(i32::MAX));
+    if let Some(n) = part_number {
+        if range.is_some() {
+            return Err(super::errors::invalid_request(
+                "Cannot specify both Range header and partNumber query parameter.",
+            ));
+        }
+        let idx = usize::try_from(n).ok().and_then(|n| n.checked_sub(1));
+        let seg = match idx {
+            Some(i) if layout.multipart => layout.segments.get(i),
+            Some(0) => layout.segments.first(),
+            _ => None,
+        };
+        let Some(seg) = seg else {
+            let mut e = S3Error::with_message(
+                S3ErrorCode::Custom("InvalidPartNumber".into()),
+                "The requested partnumber is not satisfiable",
+            );
+            e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+            return Err(e);
+        };
+        return Ok(Target {
+            start: seg.pt_start,
+            end: seg.pt_start + seg.pt_len,
+            partial: layout.multipart,
+            parts_count,
+        });
+    }
+    match range {
+        None => Ok(Target {
+            start: 0,
+            end: size,
+            partial: false,
+            parts_count,
+        }),
+        Some(Range::Int { first, last }) => {
+            if first >= size || last.is_some_and(|l| l < first) {
+                return Err(invalid_range(size));
+            }
+            let end = last.map_or(size, |l| l.saturating_add(1).min(size));
+            Ok(Target {
+                start: first,
+                end,
+                partial: true,
+                parts_count,
+            })
+        }
+        Some(Range::Suffix { length }) => {
+            if length == 0 || size == 0 {
+                return Err(invalid_range(size));
+            }
+            Ok(Target {
+                start: size - length.min(size),
+                end: size,
+                partial: true,
+                parts_count,
+            })
+        }
+    }
+}
+
+fn secs(t: &Timestamp) -> i64 {
+    time::OffsetDateTime::from(t.clone()).unix_timestamp()
+}
+
+fn etag_matches(cond: &ETagCondition, etag: &str) -> bool {
+    match cond {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(e) => e.value().trim_matches('"') == etag,
+    }
+}
+
+/// The conditional-request rules of RFC 9110 as Amazon S3 applies them.
+pub(crate) fn check_conditions(
+    etag: &str,
+    last_modified: Option<&Timestamp>,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+    if_unmodified_since: Option<&Timestamp>,
+) -> Result<(), S3Error> {
+    let lm = last_modified.map(secs);
+    if let Some(c) = if_match {
+        if !etag_matches(c, etag) {
+            return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
+        }
+    } else if let (Some(t), Some(lm)) = (if_unmodified_since, lm)
+        && lm > secs(t)
+    {
+        return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
+    }
+    if let Some(c) = if_none_match {
+        if etag_matches(c, etag) {
+            return Err(S3Error::new(S3ErrorCode::NotModified));
+        }
+    } else if let (Some(t), Some(lm)) = (if_modified_since, lm)
+        && lm <= secs(t)
+    {
+        return Err(S3Error::new(S3ErrorCode::NotModified));
+    }
+    Ok(())
+}
+
+/// An object found and, when encrypted, opened: what reads need.
+pub(crate) struct Opened {
+    pub record: ObjectRecord,
+    pub head: HeadObjectOutput,
+    pub layout: Layout,
+    pub etag: String,
+    pub echo: SseEcho,
+}
+
+impl<S: S3> SseLayer<S> {
+    /// Looks an object up in the store and opens its keys (checking the customer key).
+    pub(crate) async fn open_object<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+        key: &str,
+        customer: Option<&CustomerKey>,
+    ) -> Result<Opened, S3Error> {
+        let mut head_req = S3Request {
+            input: HeadObjectInput {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                ..Default::default()
+            },
+            method: http::Method::HEAD,
+            uri: req.uri.clone(),
+            headers: req.headers.clone(),
+            extensions: http::Extensions::new(),
+            credentials: req.credentials.clone(),
+            region: req.region.clone(),
+            service: req.service.clone(),
+            trailing_headers: None,
+        };
+        scrub_headers(&mut head_req.headers);
+        let head = self.inner.head_object(head_req).await?.output;
+        let record = ObjectRecord::from_metadata(head.metadata.as_ref())?;
+        let stored_len = head
+            .content_length
+            .and_then(|l| u64::try_from(l).ok())
+            .unwrap_or(0);
+        let object = self
+            .open_object_key(&record.sealing, bucket, key, customer)
+            .await?;
+        let layout = match &object {
+            Some(object) => Layout::encrypted(object, &record, stored_len)?,
+            None => Layout::plain(stored_len),
+        };
+        let etag = record
+            .etag
+            .clone()
+            .or_else(|| {
+                head.e_tag
+                    .as_ref()
+                    .map(|e| e.value().trim_matches('"').to_owned())
+            })
+            .unwrap_or_default();
+        let echo = SseEcho::of(&record.sealing, customer.map(|c| c.md5_b64.as_str()));
+        Ok(Opened {
+            record,
+            head,
+            layout,
+            etag,
+            echo,
+        })
+    }
+
+    pub(crate) async fn get(
+        &self,
+        mut req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        refuse_sse_on_read(&req.headers)?;
+        let i = &req.input;
+        let customer = CustomerHeaders {
+            algorithm: i.sse_customer_algorithm.as_deref(),
+            key: i.sse_customer_key.as_deref(),
+            md5: i.sse_customer_key_md5.as_deref(),
+        }
+        .parse(super::is_tls(&req), self.config.allow_ssec_over_http)?;
+        let (bucket, key) = (i.bucket.clone(), i.key.clone());
+        let o = self
+            .open_object(&req, &bucket, &key, customer.as_ref())
+            .await?;
+        let i = &req.input;
+        check_conditions(
+            &o.etag,
+            o.head.last_modified.as_ref(),
+            i.if_match.as_ref(),
+            i.if_none_match.as_ref(),
+            i.if_modified_since.as_ref(),
+            i.if_unmodified_since.as_ref(),
+        )?;
+        let target = resolve_target(&o.layout, i.range, i.part_number)?;
+        let want_checksums = i
+            .checksum_mode
+            .as_ref()
+            .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
+            && !target.partial;
+        let len = target.end - target.start;
+
+        let body = Some(
+            self.plaintext_body(&req, &bucket, &key, &o, target.start, target.end)
+                .await?,
+        );
+        let h = o.head;
+        let mut out = GetObjectOutput {
+            body,
+            content_length: i64::try_from(len).ok(),
+            content_range: target.partial.then(|| {
+                format!(
+                    "bytes {}-{}/{}",
+                    target.start,
+                    target.end.saturating_sub(1),
+                    o.layout.size
+                )
+            }),
+            accept_ranges: Some("bytes".into()),
+            e_tag: Some(ETag::Strong(o.etag.clone())),
+            last_modified: h.last_modified,
+            content_type: h.content_type,
+            cache_control: h.cache_control,
+            content_disposition: h.content_disposition,
+            content_encoding: h.content_encoding,
+            content_language: h.content_language,
+            expires: h.expires,
+            metadata: user_metadata(h.metadata),
+            parts_count: target.parts_count,
+            version_id: h.version_id,
+            ..Default::default()
+        };
+        echo_sse!(out, o.echo);
+        if want_checksums {
+            let c = checksum_dto(&o.record.checksums);
+            out.checksum_crc32 = c.checksum_crc32;
+            out.checksum_crc32c = c.checksum_crc32c;
+            out.checksum_crc64nvme = c.checksum_crc64nvme;
+            out.checksum_sha1 = c.checksum_sha1;
+            out.checksum_sha256 = c.checksum_sha256;
+        }
+        req.input.sse_customer_key = None;
+        let mut resp = S3Response::new(out);
+        if target.partial {
+            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+        }
+        Ok(resp)
+    }
+
+    pub(crate) async fn head(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        refuse_sse_on_read(&req.headers)?;
+        let i = &req.input;
+        let customer = CustomerHeaders {
+            algorithm: i.sse_customer_algorithm.as_deref(),
+            key: i.sse_customer_key.as_deref(),
+            md5: i.sse_customer_key_md5.as_deref(),
+        }
+        .parse(super::is_tls(&req), self.config.allow_ssec_over_http)?;
+        let o = self
+            .open_object(&req, &i.bucket, &i.key, customer.as_ref())
+            .await?;
+        check_conditions(
+            &o.etag,
+            o.head.last_modified.as_ref(),
+            i.if_match.as_ref(),
+            i.if_none_match.as_ref(),
+            i.if_modified_since.as_ref(),
+            i.if_unmodified_since.as_ref(),
+        )?;
+        let target = resolve_target(&o.layout, i.range, i.part_number)?;
+        let want_checksums = i
+            .checksum_mode
+            .as_ref()
+            .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
+            && !target.partial;
+        let h = o.head;
+        let mut out = HeadObjectOutput {
+            content_length: i64::try_from(target.end - target.start).ok(),
+            content_range: target.partial.then(|| {
+                format!(
+                    "bytes {}-{}/{}",
+                    target.start,
+                    target.end.saturating_sub(1),
+                    o.layout.size
+                )
+            }),
+            accept_ranges: Some("bytes".into()),
+            e_tag: Some(ETag::Strong(o.etag.clone())),
+            last_modified: h.last_modified,
+            content_type: h.content_type,
+            cache_control: h.cache_control,
+            content_disposition: h.content_disposition,
+            content_encoding: h.content_encoding,
+            content_language: h.content_language,
+            expires: h.expires,
+            metadata: user_metadata(h.metadata),
+            parts_count: target.parts_count,
+            version_id: h.version_id,
+            ..Default::default()
+        };
+        echo_sse!(out, o.echo);
+        if want_checksums {
+            let c = checksum_dto(&o.record.checksums);
+            out.checksum_crc32 = c.checksum_crc32;
+            out.checksum_crc32c = c.checksum_crc32c;
+            out.checksum_crc64nvme = c.checksum_crc64nvme;
+            out.checksum_sha1 = c.checksum_sha1;
+            out.checksum_sha256 = c.checksum_sha256;
+        }
+        let mut resp = S3Response::new(out);
+        if target.partial {
+            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+        }
+        Ok(resp)
+    }
+
+    /// The plaintext `start..end` of an opened object, as a body that releases only verified
+    /// chunks.
+    pub(crate) async fn plaintext_body<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+        key: &str,
+        o: &Opened,
+        start: u64,
+        end: u64,
+    ) -> Result<s3s::dto::StreamingBlob, S3Error> {
+        let len = end - start;
+        let encrypted = o.record.sealing.kind != SseKind::None;
+        if len == 0 {
+            if encrypted && !o.layout.multipart {
+                // An empty object is one empty final chunk: verify it all the same.
+                self.verify_final_chunk(req, bucket, key, &o.layout).await?;
+            }
+            return Ok(s3s::dto::StreamingBlob::wrap(futures::stream::empty::<
+                Result<bytes::Bytes, std::io::Error>,
+            >()));
+        }
+        if !encrypted {
+            return self.inner_read(req, bucket, key, start..end).await;
+        }
+        let (pieces, ct) = o.layout.pieces(start, end)?;
+        let batch = self.config.batch_chunks as u64;
+        if pieces
+            .iter()
+            .any(|p| p.span.includes_final && p.span.last_chunk - p.span.first_chunk >= batch)
+        {
+            self.verify_final_chunk(req, bucket, key, &o.layout).await?;
+        }
+        let stored = self.inner_read(req, bucket, key, ct).await?;
+        Ok(open_body(
+            stored,
+            pieces,
+            len,
+            self.config.batch_chunks,
+            self.metrics.clone(),
+        ))
+    }
+
+    /// Stored bytes `range` (non-empty) of an object, checked to be exactly that long.
+    pub(crate) async fn inner_read<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<s3s::dto::StreamingBlob, S3Error> {
+        let mut get = S3Request {
+            input: GetObjectInput {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                range: Some(Range::Int {
+                    first: range.start,
+                    last: Some(range.end - 1),
+                }),
+                ..Default::default()
+            },
+            method: http::Method::GET,
+            uri: req.uri.clone(),
+            headers: req.headers.clone(),
+            extensions: http::Extensions::new(),
+            credentials: req.credentials.clone(),
+            region: req.region.clone(),
+            service: req.service.clone(),
+            trailing_headers: None,
+        };
+        scrub_headers(&mut get.headers);
+        get.headers.remove(http::header::RANGE);
+        let out = self.inner.get_object(get).await?.output;
+        if out.content_length.and_then(|l| u64::try_from(l).ok()) != Some(range.end - range.start) {
+            return Err(corrupt(
+                "the store returned a different length than asked for",
+            ));
+        }
+        out.body.ok_or_else(|| corrupt("no body"))
+    }
+
+    /// Reads and opens the final chunk of every segment ending in it, before anything is
+    /// released: a truncated or extended object is refused up front.
+    async fn verify_final_chunk<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+        key: &str,
+        layout: &Layout,
+    ) -> Result<(), S3Error> {
+        use futures::StreamExt as _;
+        let seg = layout
+            .segments
+            .last()
+            .ok_or_else(|| corrupt("no segments"))?;
+        let seg_key = seg.key.clone().ok_or_else(|| corrupt("plain segment"))?;
+        let sealed = seg_key.sealed_chunk_size() as u64;
+        let last = objseal_core::range::chunk_count(seg.pt_len, seg_key.chunk_log2()) - 1;
+        let range = seg.ct_start + last * sealed..seg.ct_start + seg.ct_len;
+        let mut body = self.inner_read(req, bucket, key, range).await?;
+        let mut buf = Vec::new();
+        while let Some(b) = body.next().await {
+            buf.extend_from_slice(&b.map_err(|_| corrupt("store read"))?);
+        }
+        let key = Arc::clone(&seg_key);
+        tokio::task::spawn_blocking(move || {
+            key.open_chunk_in_place(last, true, &mut buf).map(|_| ())
+        })
+        .await
+        .map_err(|_| corrupt("verification task"))?
+        .map_err(|_| corrupt("the final chunk does not verify"))
+    }
+}

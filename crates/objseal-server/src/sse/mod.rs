@@ -1,0 +1,274 @@
+//! The SSE layer: every server-side-encryption rule of Amazon S3, around any inner store.
+//!
+//! One file per concern: `request` parses the SSE headers, `keys` makes and opens data keys,
+//! `seal_body` / `open_body` stream bodies through the cipher, `layout` maps plaintext ranges to
+//! chunks, and `put`, `get`, `copy`, `multipart` and `bucket` implement the operations.
+//! `record` is what the layer keeps in the store's metadata.
+
+mod bucket;
+mod checksum;
+mod copy;
+mod echo;
+mod errors;
+mod get;
+mod keys;
+mod layout;
+mod multipart;
+mod open_body;
+mod put;
+mod record;
+mod request;
+mod seal_body;
+mod upload_id;
+
+use std::sync::Arc;
+
+use s3s::dto::*;
+use s3s::{S3, S3Request, S3Response, S3Result};
+
+use objseal_core::wrap::LocalKek;
+use objseal_kms::Kms;
+
+use crate::metrics::Metrics;
+
+/// How the layer encrypts.
+#[derive(Clone, Debug)]
+pub struct SseConfig {
+    /// The KMS key used for `aws:kms` requests that name none (an id, ARN or alias).
+    pub default_kms_key: String,
+    /// Accept SSE-C over plain HTTP (AWS refuses it; tests on loopback need it).
+    pub allow_ssec_over_http: bool,
+    /// log2 of the chunk size of new objects (12..=24).
+    pub chunk_log2: u8,
+    /// Chunks sealed or opened per parallel batch: the window a request holds in memory.
+    pub batch_chunks: usize,
+}
+
+impl Default for SseConfig {
+    fn default() -> Self {
+        Self {
+            default_kms_key: "alias/objseal-default".into(),
+            allow_ssec_over_http: false,
+            chunk_log2: objseal_core::DEFAULT_CHUNK_LOG2,
+            batch_chunks: 16,
+        }
+    }
+}
+
+/// The SSE layer: an [`s3s::S3`] that encrypts what it passes to `inner` and decrypts what it
+/// reads back.
+pub struct SseLayer<S> {
+    inner: S,
+    kms: Arc<dyn Kms>,
+    sse_s3: Arc<LocalKek>,
+    config: SseConfig,
+    metrics: Arc<Metrics>,
+}
+
+impl<S> SseLayer<S> {
+    /// Wraps `inner`. `kms` serves SSE-KMS; `sse_s3` is the server's own key-encryption key for
+    /// SSE-S3 (never shown to users); `metrics` counts what the layer does.
+    pub fn new(
+        inner: S,
+        kms: Arc<dyn Kms>,
+        sse_s3: LocalKek,
+        config: SseConfig,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            inner,
+            kms,
+            sse_s3: Arc::new(sse_s3),
+            config,
+            metrics,
+        }
+    }
+
+    /// The inner store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+/// Whether the request came over TLS (see [`Transport`](crate::internal::Transport)).
+pub(crate) fn is_tls<T>(req: &S3Request<T>) -> bool {
+    req.extensions
+        .get::<crate::internal::Transport>()
+        .is_some_and(|t| t.tls)
+}
+
+impl<S> SseLayer<S> {
+    /// Counts a finished operation by its S3 name and HTTP status.
+    fn count<T>(&self, operation: &str, result: S3Result<T>) -> S3Result<T> {
+        let status = match &result {
+            Ok(_) => "200".to_owned(),
+            Err(e) => e
+                .status_code()
+                .map_or_else(|| "500".to_owned(), |s| s.as_u16().to_string()),
+        };
+        self.metrics.request(operation, &status);
+        if let Err(e) = &result {
+            tracing::debug!(operation, code = e.code().as_str(), "request refused");
+        }
+        result
+    }
+}
+
+/// Calls the layer's own implementation, counting the outcome.
+macro_rules! own {
+    ($self:ident, $name:literal, $call:expr) => {{
+        let r = $call.await;
+        $self.count($name, r)
+    }};
+}
+
+/// Passes a request through to the store, counting the outcome.
+macro_rules! pass {
+    ($self:ident, $name:literal, $method:ident, $req:ident) => {{
+        let mut req = $req;
+        put::scrub_headers(&mut req.headers);
+        let r = $self.inner.$method(req).await;
+        $self.count($name, r)
+    }};
+}
+
+#[async_trait::async_trait]
+impl<S: S3> S3 for SseLayer<S> {
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        own!(self, "PutObject", self.put(req))
+    }
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        own!(self, "GetObject", self.get(req))
+    }
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        own!(self, "HeadObject", self.head(req))
+    }
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        own!(self, "CopyObject", self.copy(req))
+    }
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        own!(self, "CreateMultipartUpload", self.create_upload(req))
+    }
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        own!(self, "UploadPart", self.upload_part(req))
+    }
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        own!(self, "UploadPartCopy", self.upload_part_copy(req))
+    }
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        own!(self, "CompleteMultipartUpload", self.complete(req))
+    }
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        own!(self, "AbortMultipartUpload", self.abort(req))
+    }
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        own!(self, "ListParts", self.list_parts(req))
+    }
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        own!(self, "ListMultipartUploads", self.list_uploads(req))
+    }
+    async fn put_bucket_encryption(
+        &self,
+        req: S3Request<PutBucketEncryptionInput>,
+    ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
+        own!(self, "PutBucketEncryption", self.put_encryption(req))
+    }
+    async fn get_bucket_encryption(
+        &self,
+        req: S3Request<GetBucketEncryptionInput>,
+    ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+        pass!(self, "GetBucketEncryption", get_bucket_encryption, req)
+    }
+    async fn delete_bucket_encryption(
+        &self,
+        req: S3Request<DeleteBucketEncryptionInput>,
+    ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
+        pass!(
+            self,
+            "DeleteBucketEncryption",
+            delete_bucket_encryption,
+            req
+        )
+    }
+    async fn list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
+        pass!(self, "ListBuckets", list_buckets, req)
+    }
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        pass!(self, "CreateBucket", create_bucket, req)
+    }
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        pass!(self, "HeadBucket", head_bucket, req)
+    }
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        pass!(self, "DeleteBucket", delete_bucket, req)
+    }
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        pass!(self, "DeleteObject", delete_object, req)
+    }
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        pass!(self, "DeleteObjects", delete_objects, req)
+    }
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        pass!(self, "ListObjects", list_objects, req)
+    }
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        pass!(self, "ListObjectsV2", list_objects_v2, req)
+    }
+}

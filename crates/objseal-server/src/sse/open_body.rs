@@ -1,0 +1,114 @@
+//! Response bodies opened on the way out: ciphertext from the store is read a batch of chunks at
+//! a time, the batch is opened on every core, and only then — every tag verified — is its
+//! plaintext released. A failed chunk ends the body with an error, so the client sees a broken
+//! transfer, never unverified bytes.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+use s3s::StdError;
+use s3s::dto::StreamingBlob;
+
+use objseal_core::SegmentKey;
+use objseal_core::range::ChunkSpan;
+
+use super::seal_body::{BodyRefused, channel_body};
+use crate::metrics::Metrics;
+
+/// One segment's share of a read: its key and the chunks that serve the range.
+pub(crate) struct Piece {
+    pub key: Arc<SegmentKey>,
+    pub span: ChunkSpan,
+}
+
+/// Opens `input` — the concatenated ciphertext of `pieces`, in order — into a plaintext body of
+/// `plaintext_len` bytes.
+pub(crate) fn open_body(
+    input: StreamingBlob,
+    pieces: Vec<Piece>,
+    plaintext_len: u64,
+    batch_chunks: usize,
+    metrics: Arc<Metrics>,
+) -> StreamingBlob {
+    let (tx, body) = channel_body(plaintext_len, 2);
+    tokio::spawn(async move {
+        if let Err(e) = run(input, pieces, batch_chunks, &metrics, &tx).await {
+            tracing::warn!(error = %e, "object body refused while reading");
+            let _ = tx.send(Err(Box::new(BodyRefused(e)) as StdError)).await;
+        }
+    });
+    body
+}
+
+async fn run(
+    mut input: StreamingBlob,
+    pieces: Vec<Piece>,
+    batch_chunks: usize,
+    metrics: &Arc<Metrics>,
+    tx: &tokio::sync::mpsc::Sender<Result<Bytes, StdError>>,
+) -> Result<(), String> {
+    let mut carry = Bytes::new();
+    for piece in pieces {
+        let sealed = piece.key.sealed_chunk_size();
+        let chunk = piece.key.chunk_size() as u64;
+        let mut index = piece.span.first_chunk;
+        let mut ct_left = piece.span.ciphertext.end - piece.span.ciphertext.start;
+        while index <= piece.span.last_chunk {
+            let in_batch = (piece.span.last_chunk - index + 1).min(batch_chunks as u64);
+            let want = ct_left.min(in_batch * sealed as u64) as usize;
+            let mut buf = Vec::with_capacity(want);
+            while buf.len() < want {
+                if carry.is_empty() {
+                    carry = match input.next().await {
+                        Some(Ok(b)) => b,
+                        Some(Err(e)) => return Err(format!("store read failed: {e}")),
+                        None => {
+                            return Err(
+                                "the stored object is shorter than its metadata says".into()
+                            );
+                        }
+                    };
+                }
+                let n = (want - buf.len()).min(carry.len());
+                buf.extend_from_slice(&carry.split_to(n));
+            }
+            ct_left -= want as u64;
+            let first = index;
+            index += in_batch;
+            let last_is_final = piece.span.includes_final && index > piece.span.last_chunk;
+            let key = Arc::clone(&piece.key);
+            let wanted: Range<u64> = piece.span.plaintext.clone();
+            let out =
+                tokio::task::spawn_blocking(move || -> Result<Vec<u8>, objseal_core::Error> {
+                    objseal_core::par::open_chunks(&key, first, &mut buf, last_is_final)?;
+                    // Compact the verified plaintext of each slot, trimmed to the requested range.
+                    let mut written = 0usize;
+                    let mut at = 0usize;
+                    let mut offset = first * chunk;
+                    while at < buf.len() {
+                        let end = (at + sealed).min(buf.len());
+                        let pt_len = end - at - objseal_core::gcm::TAG_LEN;
+                        let lo = wanted.start.max(offset).min(offset + pt_len as u64);
+                        let hi = wanted.end.min(offset + pt_len as u64).max(lo);
+                        let (lo, hi) = ((lo - offset) as usize, (hi - offset) as usize);
+                        buf.copy_within(at + lo..at + hi, written);
+                        written += hi - lo;
+                        offset += pt_len as u64;
+                        at = end;
+                    }
+                    buf.truncate(written);
+                    Ok(buf)
+                })
+                .await
+                .map_err(|_| "opening task failed".to_owned())?
+                .map_err(|e| format!("chunk verification failed: {e}"))?;
+            metrics.opened(out.len() as u64);
+            if !out.is_empty() && tx.send(Ok(Bytes::from(out))).await.is_err() {
+                return Ok(()); // the client went away
+            }
+        }
+    }
+    Ok(())
+}

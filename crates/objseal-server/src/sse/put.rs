@@ -1,0 +1,218 @@
+//! PutObject: choose the encryption, seal the body on its way to the store, and record what
+//! only the end of the body tells (size, ETag, checksums) in the same atomic step.
+
+use std::collections::HashMap;
+
+use s3s::dto::{PutObjectInput, PutObjectOutput, StreamingBlob};
+use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use super::SseLayer;
+use super::checksum::{BodyChecks, BodyDigests, checksum_dto};
+use super::echo::{SseEcho, echo_sse};
+use super::errors::internal;
+use super::record::{CHECKSUM_PREFIX, ETAG, SIZE, Sealing, SseKind, check_user_metadata};
+use super::request::{CustomerHeaders, SseChoice, WriteSseHeaders};
+use super::seal_body::{SealPlan, seal_body};
+use crate::internal::LateMetadata;
+
+/// Request headers the store must not see: the customer key above all, and the integrity
+/// values of a plaintext the store never receives.
+pub(crate) const PLAINTEXT_HEADERS: [&str; 16] = [
+    "x-amz-server-side-encryption-customer-algorithm",
+    "x-amz-server-side-encryption-customer-key",
+    "x-amz-server-side-encryption-customer-key-md5",
+    "x-amz-copy-source-server-side-encryption-customer-algorithm",
+    "x-amz-copy-source-server-side-encryption-customer-key",
+    "x-amz-copy-source-server-side-encryption-customer-key-md5",
+    "content-md5",
+    "x-amz-checksum-crc32",
+    "x-amz-checksum-crc32c",
+    "x-amz-checksum-crc64nvme",
+    "x-amz-checksum-sha1",
+    "x-amz-checksum-sha256",
+    "x-amz-sdk-checksum-algorithm",
+    "x-amz-checksum-algorithm",
+    "x-amz-trailer",
+    "x-amz-decoded-content-length",
+];
+
+/// Removes [`PLAINTEXT_HEADERS`] from a request bound for the store.
+pub(crate) fn scrub_headers(headers: &mut http::HeaderMap) {
+    for h in PLAINTEXT_HEADERS {
+        headers.remove(h);
+    }
+}
+
+/// A 16-byte random value as 32 hex digits: the ETag of objects whose ETag must not be the
+/// plaintext's MD5 (SSE-KMS, SSE-C).
+pub(crate) fn opaque_etag() -> Result<String, S3Error> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|_| internal("random source"))?;
+    Ok(hex::encode(b))
+}
+
+/// What a finished write reports.
+pub(crate) struct Stored {
+    pub etag: String,
+    pub sealing: Sealing,
+    pub digests: BodyDigests,
+    pub inner: PutObjectOutput,
+}
+
+impl<S: S3> SseLayer<S> {
+    pub(crate) async fn put(
+        &self,
+        mut req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let tls = super::is_tls(&req);
+        check_user_metadata(req.input.metadata.as_ref())?;
+        let default = self.bucket_default(&req.input.bucket).await?;
+        let input = &req.input;
+        let choice = WriteSseHeaders {
+            sse: input.server_side_encryption.as_ref(),
+            kms_key_id: input.ssekms_key_id.as_deref(),
+            kms_context: input.ssekms_encryption_context.as_deref(),
+            bucket_key: input.bucket_key_enabled,
+            customer: CustomerHeaders {
+                algorithm: input.sse_customer_algorithm.as_deref(),
+                key: input.sse_customer_key.as_deref(),
+                md5: input.sse_customer_key_md5.as_deref(),
+            },
+        }
+        .choose(tls, self.config.allow_ssec_over_http, default)?;
+        let len = req
+            .input
+            .content_length
+            .and_then(|l| u64::try_from(l).ok())
+            .ok_or_else(|| S3Error::new(S3ErrorCode::MissingContentLength))?;
+        let body = req.input.body.take().unwrap_or_else(|| {
+            StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
+        });
+        let want_md5 = matches!(choice, SseChoice::None | SseChoice::S3);
+        let checks = BodyChecks::plan(&req.headers, req.trailing_headers.clone(), want_md5)?;
+        let customer_md5 = match &choice {
+            SseChoice::Customer(c) => Some(c.md5_b64.clone()),
+            _ => None,
+        };
+        let stored = self.store_object(req, &choice, body, len, checks).await?;
+        let mut out = PutObjectOutput {
+            e_tag: Some(s3s::dto::ETag::Strong(stored.etag)),
+            size: i64::try_from(len).ok(),
+            version_id: stored.inner.version_id,
+            ..Default::default()
+        };
+        let echo = SseEcho::of(&stored.sealing, customer_md5.as_deref());
+        echo_sse!(out, echo);
+        out.ssekms_encryption_context = echo
+            .kms_context
+            .filter(|_| !stored.sealing.kms_context.is_empty());
+        let c = checksum_dto(&stored.digests.checksums);
+        out.checksum_crc32 = c.checksum_crc32;
+        out.checksum_crc32c = c.checksum_crc32c;
+        out.checksum_crc64nvme = c.checksum_crc64nvme;
+        out.checksum_sha1 = c.checksum_sha1;
+        out.checksum_sha256 = c.checksum_sha256;
+        Ok(S3Response::new(out))
+    }
+
+    /// Writes `body` (`len` plaintext bytes) as the object of `req` (whose input's content
+    /// fields and metadata are the object's), encrypted as `choice` says.
+    pub(crate) async fn store_object(
+        &self,
+        mut req: S3Request<PutObjectInput>,
+        choice: &SseChoice,
+        body: StreamingBlob,
+        len: u64,
+        checks: BodyChecks,
+    ) -> Result<Stored, S3Error> {
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let (segment_key, sealing) = match self.new_object_key(choice, &bucket, &key, false).await?
+        {
+            Some((object, sealing)) => (
+                Some(object.body_key().map_err(|_| internal("body key"))?),
+                sealing,
+            ),
+            None => (None, Sealing::none()),
+        };
+        let late = LateMetadata::new();
+        let etag_slot = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+        let on_complete = {
+            let late = late.clone();
+            let kind = sealing.kind;
+            let etag_slot = etag_slot.clone();
+            let opaque = opaque_etag()?;
+            Box::new(move |d: &BodyDigests| {
+                let etag = match kind {
+                    SseKind::None | SseKind::S3 => d.md5.map(hex::encode).unwrap_or(opaque),
+                    SseKind::Kms | SseKind::Customer => opaque,
+                };
+                let mut m = HashMap::new();
+                m.insert(SIZE.to_owned(), len.to_string());
+                m.insert(ETAG.to_owned(), etag.clone());
+                for (alg, v) in &d.checksums {
+                    m.insert(format!("{CHECKSUM_PREFIX}{alg}"), v.clone());
+                }
+                *etag_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(etag);
+                late.set(m);
+            })
+        };
+        let sealed = seal_body(
+            body,
+            SealPlan {
+                key: segment_key,
+                plaintext_len: len,
+                checks,
+                batch_chunks: self.config.batch_chunks,
+                metrics: self.metrics.clone(),
+            },
+            on_complete,
+        )?;
+        let mut metadata =
+            super::record::user_metadata(req.input.metadata.take()).unwrap_or_default();
+        sealing.to_entries(&mut metadata);
+        let input = &mut req.input;
+        input.metadata = Some(metadata);
+        input.body = Some(sealed.body);
+        input.content_length = i64::try_from(sealed.stored_len).ok();
+        input.content_md5 = None;
+        input.checksum_algorithm = None;
+        input.checksum_crc32 = None;
+        input.checksum_crc32c = None;
+        input.checksum_crc64nvme = None;
+        input.checksum_sha1 = None;
+        input.checksum_sha256 = None;
+        input.server_side_encryption = None;
+        input.ssekms_key_id = None;
+        input.ssekms_encryption_context = None;
+        input.bucket_key_enabled = None;
+        input.sse_customer_algorithm = None;
+        input.sse_customer_key = None;
+        input.sse_customer_key_md5 = None;
+        scrub_headers(&mut req.headers);
+        req.trailing_headers = None;
+        req.extensions.insert(late);
+        let inner = self.inner.put_object(req).await;
+        // The body's own verdict (short body, bad digest) explains a failure best.
+        let digests = match sealed.digests.await {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                return Err(inner
+                    .err()
+                    .unwrap_or_else(|| internal("sealing task vanished")));
+            }
+        };
+        let inner = inner?.output;
+        let etag = etag_slot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .ok_or_else(|| internal("no ETag"))?;
+        Ok(Stored {
+            etag,
+            sealing,
+            digests,
+            inner,
+        })
+    }
+}

@@ -1,0 +1,276 @@
+//! Request bodies sealed on the way to the store: the plaintext is cut into chunks, batches of
+//! chunks are checked and sealed on every core while the next batch is read, and the ciphertext
+//! flows on through a bounded channel — a request holds a few batches, whatever its size.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt as _};
+use s3s::dto::StreamingBlob;
+use s3s::stream::{ByteStream, RemainingLength};
+use s3s::{S3Error, S3ErrorCode, StdError};
+use tokio::sync::{mpsc, oneshot};
+
+use objseal_core::SegmentKey;
+use objseal_core::gcm::TAG_LEN;
+use objseal_core::range::{chunk_count, ciphertext_len};
+
+use super::checksum::{BodyChecks, BodyDigests};
+use crate::metrics::Metrics;
+
+/// How to seal one body.
+pub(crate) struct SealPlan {
+    /// The segment key; `None` passes the plaintext through unchanged (checks still run).
+    pub key: Option<SegmentKey>,
+    /// The plaintext length the request declared.
+    pub plaintext_len: u64,
+    pub checks: BodyChecks,
+    pub batch_chunks: usize,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Called with the body's digests once all of it has been read and checked, before the sealed
+/// stream ends: the place to hand late metadata to the store.
+pub(crate) type OnComplete = Box<dyn FnOnce(&BodyDigests) + Send>;
+
+/// The sealed body for the store, and where the digests arrive once it has been read.
+pub(crate) struct SealedBody {
+    pub body: StreamingBlob,
+    pub stored_len: u64,
+    pub digests: oneshot::Receiver<Result<BodyDigests, S3Error>>,
+}
+
+/// A body stream of known length fed by a channel.
+struct ChannelBody {
+    rx: mpsc::Receiver<Result<Bytes, StdError>>,
+    remaining: u64,
+}
+
+impl Stream for ChannelBody {
+    type Item = Result<Bytes, StdError>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let item = self.rx.poll_recv(cx);
+        if let Poll::Ready(Some(Ok(b))) = &item {
+            self.remaining = self.remaining.saturating_sub(b.len() as u64);
+        }
+        item
+    }
+}
+
+impl ByteStream for ChannelBody {
+    fn remaining_length(&self) -> RemainingLength {
+        RemainingLength::new_exact(usize::try_from(self.remaining).unwrap_or(usize::MAX))
+    }
+}
+
+/// A stream of `len` bytes produced by a task through a channel of `depth` items.
+pub(crate) fn channel_body(
+    len: u64,
+    depth: usize,
+) -> (mpsc::Sender<Result<Bytes, StdError>>, StreamingBlob) {
+    let (tx, rx) = mpsc::channel(depth);
+    (tx, StreamingBlob::new(ChannelBody { rx, remaining: len }))
+}
+
+/// Starts sealing `input` by `plan`; the returned body yields the ciphertext, then ends with an
+/// error (never a clean end) if the input was short, long, or failed its checks.
+pub(crate) fn seal_body(
+    input: StreamingBlob,
+    plan: SealPlan,
+    on_complete: OnComplete,
+) -> Result<SealedBody, S3Error> {
+    let stored_len = match &plan.key {
+        Some(k) => ciphertext_len(plan.plaintext_len, k.chunk_log2()).map_err(|_| {
+            S3Error::with_message(S3ErrorCode::EntityTooLarge, "The object is too large.")
+        })?,
+        None => plan.plaintext_len,
+    };
+    let (tx, body) = channel_body(stored_len, 2);
+    let (done_tx, digests) = oneshot::channel();
+    tokio::spawn(async move {
+        let result = run(input, plan, &tx).await;
+        match result {
+            Ok(digests) => {
+                on_complete(&digests);
+                let _ = done_tx.send(Ok(digests));
+                // Dropping `tx` ends the stream cleanly: the store may now commit.
+            }
+            Err(e) => {
+                let msg = e.message().unwrap_or("request body refused").to_owned();
+                let _ = done_tx.send(Err(e));
+                let _ = tx.send(Err(Box::new(BodyRefused(msg)))).await;
+            }
+        }
+    });
+    Ok(SealedBody {
+        body,
+        stored_len,
+        digests,
+    })
+}
+
+/// The error a refused body ends with (the store sees it and stores nothing).
+#[derive(Debug)]
+pub(crate) struct BodyRefused(pub String);
+impl std::fmt::Display for BodyRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "request body refused: {}", self.0)
+    }
+}
+impl std::error::Error for BodyRefused {}
+
+/// Reads exactly `want` bytes of `input` into `out` (appending), `carry` holding what the last
+/// item had left over.
+async fn fill(
+    input: &mut StreamingBlob,
+    carry: &mut Bytes,
+    out: &mut Vec<u8>,
+    mut want: usize,
+) -> Result<(), S3Error> {
+    while want > 0 {
+        if carry.is_empty() {
+            match input.next().await {
+                Some(Ok(b)) => *carry = b,
+                Some(Err(e)) => {
+                    return Err(S3Error::with_message(
+                        S3ErrorCode::IncompleteBody,
+                        format!("The request body could not be read: {e}"),
+                    ));
+                }
+                None => {
+                    return Err(S3Error::with_message(
+                        S3ErrorCode::IncompleteBody,
+                        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+                    ));
+                }
+            }
+        }
+        let n = want.min(carry.len());
+        out.extend_from_slice(&carry.split_to(n));
+        want -= n;
+    }
+    Ok(())
+}
+
+async fn run(
+    mut input: StreamingBlob,
+    plan: SealPlan,
+    tx: &mpsc::Sender<Result<Bytes, StdError>>,
+) -> Result<BodyDigests, S3Error> {
+    let SealPlan {
+        key,
+        plaintext_len,
+        mut checks,
+        batch_chunks,
+        metrics,
+    } = plan;
+    let mut carry = Bytes::new();
+    let mut remaining = plaintext_len;
+    match key {
+        None => {
+            // Pass-through: check as we go, forward the input's own buffers.
+            while remaining > 0 {
+                let mut batch = Vec::new();
+                let want = usize::try_from(remaining.min(1 << 20)).unwrap_or(1 << 20);
+                fill(&mut input, &mut carry, &mut batch, want).await?;
+                remaining -= batch.len() as u64;
+                checks.update(&batch);
+                if tx.send(Ok(Bytes::from(batch))).await.is_err() {
+                    return Err(S3Error::with_message(
+                        S3ErrorCode::InternalError,
+                        "The store stopped reading.",
+                    ));
+                }
+            }
+        }
+        Some(key) => {
+            let key = Arc::new(key);
+            let chunk = key.chunk_size();
+            let total_chunks = chunk_count(plaintext_len, key.chunk_log2());
+            let mut next_chunk = 0u64;
+            let mut checks_slot = Some(checks);
+            let mut pending: Option<SealJob> = None;
+            while next_chunk < total_chunks {
+                let in_batch = (total_chunks - next_chunk).min(batch_chunks as u64) as usize;
+                let mut batch = Vec::with_capacity(in_batch * (chunk + TAG_LEN));
+                let mut lens = Vec::with_capacity(in_batch);
+                for _ in 0..in_batch {
+                    let pt = usize::try_from(remaining.min(chunk as u64)).unwrap_or(chunk);
+                    fill(&mut input, &mut carry, &mut batch, pt).await?;
+                    batch.resize(batch.len() + TAG_LEN, 0);
+                    remaining -= pt as u64;
+                    lens.push(pt);
+                }
+                if let Some(job) = pending.take() {
+                    checks_slot = Some(finish_job(job, tx).await?);
+                }
+                let first = next_chunk;
+                next_chunk += in_batch as u64;
+                let last_is_final = next_chunk == total_chunks;
+                let mut c = checks_slot
+                    .take()
+                    .ok_or_else(|| super::errors::internal("checks lost"))?;
+                let key = Arc::clone(&key);
+                let metrics = Arc::clone(&metrics);
+                pending = Some(tokio::task::spawn_blocking(move || {
+                    let sealed = chunk + TAG_LEN;
+                    for (slot, pt) in batch.chunks(sealed).zip(&lens) {
+                        c.update(&slot[..*pt]);
+                    }
+                    let r = objseal_core::par::seal_chunks(&key, first, &mut batch, last_is_final);
+                    metrics.sealed(lens.iter().map(|&l| l as u64).sum());
+                    (batch, c, r)
+                }));
+            }
+            if let Some(job) = pending.take() {
+                checks_slot = Some(finish_job(job, tx).await?);
+            }
+            checks = checks_slot.ok_or_else(|| super::errors::internal("checks lost"))?;
+        }
+    }
+    // Anything after the declared length is a malformed request.
+    loop {
+        if !carry.is_empty() {
+            return Err(S3Error::with_message(
+                S3ErrorCode::IncompleteBody,
+                "The request body is longer than its Content-Length.",
+            ));
+        }
+        match input.next().await {
+            Some(Ok(b)) => carry = b,
+            Some(Err(e)) => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::IncompleteBody,
+                    format!("The request body could not be read: {e}"),
+                ));
+            }
+            None => break,
+        }
+    }
+    checks.finish()
+}
+
+/// A batch being checked and sealed on the blocking pool: it gives back the sealed bytes, the
+/// checks (fed with the batch's plaintext) and the sealing's outcome.
+type SealJob = tokio::task::JoinHandle<(Vec<u8>, BodyChecks, Result<(), objseal_core::Error>)>;
+
+/// Waits for a batch and sends it on; returns the checks for the next batch.
+async fn finish_job(
+    job: SealJob,
+    tx: &mpsc::Sender<Result<Bytes, StdError>>,
+) -> Result<BodyChecks, S3Error> {
+    let (sealed, checks, outcome) = job
+        .await
+        .map_err(|_| super::errors::internal("sealing task failed"))?;
+    outcome.map_err(|_| super::errors::internal("sealing failed"))?;
+    send(tx, sealed).await?;
+    Ok(checks)
+}
+
+async fn send(tx: &mpsc::Sender<Result<Bytes, StdError>>, batch: Vec<u8>) -> Result<(), S3Error> {
+    tx.send(Ok(Bytes::from(batch))).await.map_err(|_| {
+        S3Error::with_message(S3ErrorCode::InternalError, "The store stopped reading.")
+    })
+}

@@ -1,0 +1,137 @@
+//! Multipart upload ids that carry the upload's sealing.
+//!
+//! Every UploadPart and the Complete need the upload's header and wrapped data key, and S3 has
+//! no call that returns a pending upload's metadata. So the id the client gets is the store's id,
+//! a `.`, and the sealing in base64url: the layer stays stateless (any number of servers can
+//! serve one upload) and works over any store. Nothing in it is secret: the data key is wrapped,
+//! and the header's tag commits to the key and the object's context.
+//!
+//! ```text
+//! state = 0x01 ‖ kind (1) ‖ bucket_key (1) ‖ header (104) ‖ u16 len ‖ wrapped key ‖ u16 len ‖ KMS context JSON
+//! ```
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use objseal_core::format::wrapped_key::WrappedKey;
+use objseal_core::{HEADER_LEN, Header};
+use s3s::{S3Error, S3ErrorCode};
+
+use super::record::{Sealing, SseKind};
+
+const VERSION: u8 = 1;
+
+fn no_such_upload() -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::NoSuchUpload,
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+    )
+}
+
+/// The client's id for an upload.
+pub(crate) fn encode(inner_id: &str, sealing: &Sealing) -> String {
+    let mut state = vec![VERSION];
+    state.push(match sealing.kind {
+        SseKind::None => 0,
+        SseKind::S3 => 1,
+        SseKind::Kms => 2,
+        SseKind::Customer => 3,
+    });
+    state.push(u8::from(sealing.bucket_key));
+    if let Some(h) = &sealing.header {
+        state.extend_from_slice(&h.to_bytes());
+        let ctx = if sealing.kms_context.is_empty() {
+            Vec::new()
+        } else {
+            serde_json::to_vec(&sealing.kms_context).unwrap_or_default()
+        };
+        for part in [&sealing.wrapped, &ctx] {
+            state.extend_from_slice(&(part.len() as u16).to_be_bytes());
+            state.extend_from_slice(part);
+        }
+    }
+    format!("{inner_id}.{}", B64URL.encode(state))
+}
+
+/// The store's id and the sealing of a client's upload id (`NoSuchUpload` if malformed).
+pub(crate) fn decode(id: &str) -> Result<(String, Sealing), S3Error> {
+    let (inner, state) = id.rsplit_once('.').ok_or_else(no_such_upload)?;
+    let state = B64URL.decode(state).map_err(|_| no_such_upload())?;
+    let sealing = parse_state(&state).ok_or_else(no_such_upload)?;
+    Ok((inner.to_owned(), sealing))
+}
+
+/// The store's id of a client's upload id, for calls that need no keys (abort); a bare store
+/// id (as ListMultipartUploads shows) is accepted too.
+pub(crate) fn inner_id(id: &str) -> &str {
+    id.rsplit_once('.').map_or(id, |(inner, _)| inner)
+}
+
+fn parse_state(s: &[u8]) -> Option<Sealing> {
+    let (&version, rest) = s.split_first()?;
+    if version != VERSION {
+        return None;
+    }
+    let (&kind, rest) = rest.split_first()?;
+    let (&bucket_key, rest) = rest.split_first()?;
+    let kind = match kind {
+        0 => return (rest.is_empty()).then(Sealing::none),
+        1 => SseKind::S3,
+        2 => SseKind::Kms,
+        3 => SseKind::Customer,
+        _ => return None,
+    };
+    let header = Header::parse_exact(rest.get(..HEADER_LEN)?).ok()?;
+    let mut rest = &rest[HEADER_LEN..];
+    let mut take = || -> Option<Vec<u8>> {
+        let len = usize::from(u16::from_be_bytes(rest.get(..2)?.try_into().ok()?));
+        let v = rest.get(2..2 + len)?.to_vec();
+        rest = &rest[2 + len..];
+        Some(v)
+    };
+    let wrapped = take()?;
+    let ctx = take()?;
+    if !rest.is_empty() {
+        return None;
+    }
+    let kms_context = if ctx.is_empty() {
+        Default::default()
+    } else {
+        serde_json::from_slice(&ctx).ok()?
+    };
+    let kms_key = (kind == SseKind::Kms)
+        .then(|| {
+            WrappedKey::parse(&wrapped)
+                .ok()
+                .map(|w| w.key_id.to_owned())
+        })
+        .flatten();
+    Some(Sealing {
+        kind,
+        header: Some(header),
+        wrapped,
+        kms_key,
+        kms_context,
+        bucket_key: bucket_key == 1,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_no_such_upload() {
+        for id in ["", "abc", "abc.", "abc.!!!", "abc.AQ", "abc.AQQA"] {
+            assert_eq!(
+                decode(id).unwrap_err().code().as_str(),
+                "NoSuchUpload",
+                "{id}"
+            );
+        }
+        let plain = encode("inner", &Sealing::none());
+        let (inner, s) = decode(&plain).unwrap();
+        assert_eq!((inner.as_str(), s.kind), ("inner", SseKind::None));
+        assert_eq!(inner_id(&plain), "inner");
+        assert_eq!(inner_id("bare"), "bare");
+    }
+}

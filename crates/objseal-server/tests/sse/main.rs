@@ -1,0 +1,12 @@
+//! The SSE server end to end: a real `objseal-server` on loopback, driven by the AWS SDK for Rust.
+
+mod common;
+
+mod bucket_default;
+mod checksums;
+mod copy;
+mod disk;
+mod errors;
+mod modes;
+mod multipart;
+mod ranges;
