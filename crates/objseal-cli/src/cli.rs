@@ -17,6 +17,7 @@ Examples:
   objseal decrypt -i photo.jpg.ose -o photo.jpg                          # unwrapped by the KMS
   objseal demo
   objseal kms --help
+  objseal serve                                                          # an S3 endpoint that encrypts at rest
 
 Exit status: 0 on success, 1 on any error, 2 on a usage error.";
 
@@ -48,6 +49,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Manage master keys (embedded keystore or remote KMS), read the audit log, serve the keystore.
     Kms(crate::kms::KmsArgs),
+    /// Serve an S3-compatible endpoint that encrypts at rest (SSE-S3, SSE-KMS, SSE-C).
+    Serve(crate::serve::ServeArgs),
 }
 
 /// `objseal keygen`.

@@ -492,7 +492,7 @@ async fn serve(args: &KmsArgs, listen: SocketAddr, mut access_keys: Vec<AccessKe
 }
 
 /// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

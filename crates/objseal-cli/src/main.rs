@@ -12,6 +12,7 @@ mod keyfile;
 mod keys;
 mod kms;
 mod pipe;
+mod serve;
 mod stdio;
 mod time;
 
@@ -73,6 +74,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo(args) => in_pool(args.threads, || demo::run(args.size)),
         Command::Kms(args) => kms::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }
 

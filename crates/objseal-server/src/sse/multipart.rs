@@ -254,11 +254,7 @@ impl<S: S3> SseLayer<S> {
         &self,
         mut req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
-        let len = req
-            .input
-            .content_length
-            .and_then(|l| u64::try_from(l).ok())
-            .ok_or_else(|| S3Error::new(S3ErrorCode::MissingContentLength))?;
+        let len = super::put::declared_len(&req.headers, req.input.content_length)?;
         let body = req.input.body.take().unwrap_or_else(|| {
             StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
         });

@@ -43,6 +43,20 @@ pub(crate) fn scrub_headers(headers: &mut http::HeaderMap) {
     }
 }
 
+/// The plaintext length a body declares: `Content-Length`, or `x-amz-decoded-content-length`
+/// for `aws-chunked` bodies sent with `Transfer-Encoding: chunked` (as aws-cli does over HTTPS).
+pub(crate) fn declared_len(headers: &http::HeaderMap, content_length: Option<i64>) -> Result<u64, S3Error> {
+    content_length
+        .and_then(|l| u64::try_from(l).ok())
+        .or_else(|| {
+            headers
+                .get("x-amz-decoded-content-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .ok_or_else(|| S3Error::new(S3ErrorCode::MissingContentLength))
+}
+
 /// A 16-byte random value as 32 hex digits: the ETag of objects whose ETag must not be the
 /// plaintext's MD5 (SSE-KMS, SSE-C).
 pub(crate) fn opaque_etag() -> Result<String, S3Error> {
@@ -80,11 +94,7 @@ impl<S: S3> SseLayer<S> {
             },
         }
         .choose(tls, self.config.allow_ssec_over_http, default)?;
-        let len = req
-            .input
-            .content_length
-            .and_then(|l| u64::try_from(l).ok())
-            .ok_or_else(|| S3Error::new(S3ErrorCode::MissingContentLength))?;
+        let len = declared_len(&req.headers, req.input.content_length)?;
         let body = req.input.body.take().unwrap_or_else(|| {
             StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
         });
