@@ -163,6 +163,9 @@ pub fn run(size: u64) -> Result<()> {
         rate(n, t.elapsed())
     );
 
+    // 9.. The server: the same engine behind S3, in each SSE mode.
+    crate::demo_s3::run(dir.path(), 9)?;
+
     println!("\ndemo OK in {:.2} s", started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -7,6 +7,7 @@
 mod cli;
 mod crypt;
 mod demo;
+mod demo_s3;
 mod inspect;
 mod keyfile;
 mod keys;

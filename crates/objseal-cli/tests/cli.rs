@@ -744,6 +744,11 @@ fn demo_runs_on_a_small_sample() {
         "5. decrypt",
         "identical",
         "refused",
+        "SSE-S3   PutObject -> x-amz-server-side-encryption: AES256",
+        "SSE-KMS  PutObject -> aws:kms, key arn:aws:kms:",
+        "SSE-C with a wrong key: HTTP 403",
+        "SSE-C without a key: HTTP 400",
+        "no plaintext and no customer key anywhere",
         "demo OK",
     ] {
         assert!(text.contains(needle), "{needle:?} not in:\n{text}");
