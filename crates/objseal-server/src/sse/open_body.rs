@@ -42,6 +42,9 @@ pub(crate) fn open_body(
     body
 }
 
+/// A batch being opened on the blocking pool: its verified plaintext, or why it was refused.
+type OpenJob = tokio::task::JoinHandle<Result<Vec<u8>, objseal_core::Error>>;
+
 async fn run(
     mut input: StreamingBlob,
     pieces: Vec<Piece>,
@@ -50,6 +53,7 @@ async fn run(
     tx: &tokio::sync::mpsc::Sender<Result<Bytes, StdError>>,
 ) -> Result<(), String> {
     let mut carry = Bytes::new();
+    let mut pending: Option<OpenJob> = None;
     for piece in pieces {
         let sealed = piece.key.sealed_chunk_size();
         let chunk = piece.key.chunk_size() as u64;
@@ -75,40 +79,55 @@ async fn run(
                 buf.extend_from_slice(&carry.split_to(n));
             }
             ct_left -= want as u64;
+            // The previous batch was opened while this one was read.
+            if let Some(job) = pending.take()
+                && !release(job, metrics, tx).await?
+            {
+                return Ok(());
+            }
             let first = index;
             index += in_batch;
             let last_is_final = piece.span.includes_final && index > piece.span.last_chunk;
             let key = Arc::clone(&piece.key);
             let wanted: Range<u64> = piece.span.plaintext.clone();
-            let out =
-                tokio::task::spawn_blocking(move || -> Result<Vec<u8>, objseal_core::Error> {
-                    objseal_core::par::open_chunks(&key, first, &mut buf, last_is_final)?;
-                    // Compact the verified plaintext of each slot, trimmed to the requested range.
-                    let mut written = 0usize;
-                    let mut at = 0usize;
-                    let mut offset = first * chunk;
-                    while at < buf.len() {
-                        let end = (at + sealed).min(buf.len());
-                        let pt_len = end - at - objseal_core::gcm::TAG_LEN;
-                        let lo = wanted.start.max(offset).min(offset + pt_len as u64);
-                        let hi = wanted.end.min(offset + pt_len as u64).max(lo);
-                        let (lo, hi) = ((lo - offset) as usize, (hi - offset) as usize);
-                        buf.copy_within(at + lo..at + hi, written);
-                        written += hi - lo;
-                        offset += pt_len as u64;
-                        at = end;
-                    }
-                    buf.truncate(written);
-                    Ok(buf)
-                })
-                .await
-                .map_err(|_| "opening task failed".to_owned())?
-                .map_err(|e| format!("chunk verification failed: {e}"))?;
-            metrics.opened(out.len() as u64);
-            if !out.is_empty() && tx.send(Ok(Bytes::from(out))).await.is_err() {
-                return Ok(()); // the client went away
-            }
+            pending = Some(tokio::task::spawn_blocking(move || {
+                objseal_core::par::open_chunks(&key, first, &mut buf, last_is_final)?;
+                // Compact the verified plaintext of each slot, trimmed to the requested range.
+                let mut written = 0usize;
+                let mut at = 0usize;
+                let mut offset = first * chunk;
+                while at < buf.len() {
+                    let end = (at + sealed).min(buf.len());
+                    let pt_len = end - at - objseal_core::gcm::TAG_LEN;
+                    let lo = wanted.start.max(offset).min(offset + pt_len as u64);
+                    let hi = wanted.end.min(offset + pt_len as u64).max(lo);
+                    let (lo, hi) = ((lo - offset) as usize, (hi - offset) as usize);
+                    buf.copy_within(at + lo..at + hi, written);
+                    written += hi - lo;
+                    offset += pt_len as u64;
+                    at = end;
+                }
+                buf.truncate(written);
+                Ok(buf)
+            }));
         }
     }
+    if let Some(job) = pending.take() {
+        release(job, metrics, tx).await?;
+    }
     Ok(())
+}
+
+/// Waits for an opened batch and sends its plaintext; `false` once the client has gone away.
+async fn release(
+    job: OpenJob,
+    metrics: &Metrics,
+    tx: &tokio::sync::mpsc::Sender<Result<Bytes, StdError>>,
+) -> Result<bool, String> {
+    let out = job
+        .await
+        .map_err(|_| "opening task failed".to_owned())?
+        .map_err(|e| format!("chunk verification failed: {e}"))?;
+    metrics.opened(out.len() as u64);
+    Ok(out.is_empty() || tx.send(Ok(Bytes::from(out))).await.is_ok())
 }

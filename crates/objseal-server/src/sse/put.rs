@@ -45,7 +45,10 @@ pub(crate) fn scrub_headers(headers: &mut http::HeaderMap) {
 
 /// The plaintext length a body declares: `Content-Length`, or `x-amz-decoded-content-length`
 /// for `aws-chunked` bodies sent with `Transfer-Encoding: chunked` (as aws-cli does over HTTPS).
-pub(crate) fn declared_len(headers: &http::HeaderMap, content_length: Option<i64>) -> Result<u64, S3Error> {
+pub(crate) fn declared_len(
+    headers: &http::HeaderMap,
+    content_length: Option<i64>,
+) -> Result<u64, S3Error> {
     content_length
         .and_then(|l| u64::try_from(l).ok())
         .or_else(|| {

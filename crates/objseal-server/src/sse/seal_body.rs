@@ -162,74 +162,73 @@ async fn run(
     let SealPlan {
         key,
         plaintext_len,
-        mut checks,
+        checks,
         batch_chunks,
         metrics,
     } = plan;
+    let key = key.map(Arc::new);
+    // Sealed bodies are cut into the format's chunks, each slot with room for its tag; plain ones
+    // into 64 KiB pieces, only to be checked in batches of the same size.
+    let (chunk, tag, total_chunks) = match &key {
+        Some(k) => (
+            k.chunk_size(),
+            TAG_LEN,
+            chunk_count(plaintext_len, k.chunk_log2()),
+        ),
+        None => (1 << 16, 0, plaintext_len.div_ceil(1 << 16)),
+    };
     let mut carry = Bytes::new();
     let mut remaining = plaintext_len;
-    match key {
-        None => {
-            // Pass-through: check as we go, forward the input's own buffers.
-            while remaining > 0 {
-                let mut batch = Vec::new();
-                let want = usize::try_from(remaining.min(1 << 20)).unwrap_or(1 << 20);
-                fill(&mut input, &mut carry, &mut batch, want).await?;
-                remaining -= batch.len() as u64;
-                checks.update(&batch);
-                if tx.send(Ok(Bytes::from(batch))).await.is_err() {
-                    return Err(S3Error::with_message(
-                        S3ErrorCode::InternalError,
-                        "The store stopped reading.",
-                    ));
-                }
-            }
+    let mut next_chunk = 0u64;
+    let mut checks = Some(checks);
+    let mut pending: Option<SealJob> = None;
+    while next_chunk < total_chunks {
+        let in_batch = (total_chunks - next_chunk).min(batch_chunks as u64) as usize;
+        let mut batch = Vec::with_capacity(in_batch * (chunk + tag));
+        let mut lens = Vec::with_capacity(in_batch);
+        for _ in 0..in_batch {
+            let pt = usize::try_from(remaining.min(chunk as u64)).unwrap_or(chunk);
+            fill(&mut input, &mut carry, &mut batch, pt).await?;
+            batch.resize(batch.len() + tag, 0);
+            remaining -= pt as u64;
+            lens.push(pt);
         }
-        Some(key) => {
-            let key = Arc::new(key);
-            let chunk = key.chunk_size();
-            let total_chunks = chunk_count(plaintext_len, key.chunk_log2());
-            let mut next_chunk = 0u64;
-            let mut checks_slot = Some(checks);
-            let mut pending: Option<SealJob> = None;
-            while next_chunk < total_chunks {
-                let in_batch = (total_chunks - next_chunk).min(batch_chunks as u64) as usize;
-                let mut batch = Vec::with_capacity(in_batch * (chunk + TAG_LEN));
-                let mut lens = Vec::with_capacity(in_batch);
-                for _ in 0..in_batch {
-                    let pt = usize::try_from(remaining.min(chunk as u64)).unwrap_or(chunk);
-                    fill(&mut input, &mut carry, &mut batch, pt).await?;
-                    batch.resize(batch.len() + TAG_LEN, 0);
-                    remaining -= pt as u64;
-                    lens.push(pt);
-                }
-                if let Some(job) = pending.take() {
-                    checks_slot = Some(finish_job(job, tx).await?);
-                }
-                let first = next_chunk;
-                next_chunk += in_batch as u64;
-                let last_is_final = next_chunk == total_chunks;
-                let mut c = checks_slot
-                    .take()
-                    .ok_or_else(|| super::errors::internal("checks lost"))?;
-                let key = Arc::clone(&key);
-                let metrics = Arc::clone(&metrics);
-                pending = Some(tokio::task::spawn_blocking(move || {
-                    let sealed = chunk + TAG_LEN;
-                    for (slot, pt) in batch.chunks(sealed).zip(&lens) {
-                        c.update(&slot[..*pt]);
-                    }
-                    let r = objseal_core::par::seal_chunks(&key, first, &mut batch, last_is_final);
-                    metrics.sealed(lens.iter().map(|&l| l as u64).sum());
-                    (batch, c, r)
-                }));
-            }
-            if let Some(job) = pending.take() {
-                checks_slot = Some(finish_job(job, tx).await?);
-            }
-            checks = checks_slot.ok_or_else(|| super::errors::internal("checks lost"))?;
+        // The previous batch was checked and sealed while this one was read.
+        if let Some(job) = pending.take() {
+            checks = Some(finish_job(job, tx).await?);
         }
+        let first = next_chunk;
+        next_chunk += in_batch as u64;
+        let last_is_final = next_chunk == total_chunks;
+        let mut c = checks
+            .take()
+            .ok_or_else(|| super::errors::internal("checks lost"))?;
+        let key = key.clone();
+        let metrics = Arc::clone(&metrics);
+        pending = Some(tokio::task::spawn_blocking(move || {
+            let hash = |c: &mut BodyChecks| {
+                for (slot, pt) in batch.chunks(chunk + tag).zip(&lens) {
+                    c.update(&slot[..*pt]);
+                }
+            };
+            let Some(key) = key else {
+                hash(&mut c);
+                return (batch, c, Ok(()));
+            };
+            // The digests (MD5 is serial) run on one core while the others seal a copy.
+            let mut sealed = batch.clone();
+            let ((), outcome) = rayon::join(
+                || hash(&mut c),
+                || objseal_core::par::seal_chunks(&key, first, &mut sealed, last_is_final),
+            );
+            metrics.sealed(lens.iter().map(|&l| l as u64).sum());
+            (sealed, c, outcome)
+        }));
     }
+    if let Some(job) = pending.take() {
+        checks = Some(finish_job(job, tx).await?);
+    }
+    let checks = checks.ok_or_else(|| super::errors::internal("checks lost"))?;
     // Anything after the declared length is a malformed request.
     loop {
         if !carry.is_empty() {
