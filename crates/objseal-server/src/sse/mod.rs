@@ -6,6 +6,7 @@
 //! `record` is what the layer keeps in the store's metadata.
 
 mod bucket;
+mod channel;
 mod checksum;
 mod copy;
 mod echo;

@@ -14,7 +14,8 @@ use s3s::dto::StreamingBlob;
 use objseal_core::SegmentKey;
 use objseal_core::range::ChunkSpan;
 
-use super::seal_body::{BodyRefused, channel_body};
+use super::channel::{BodySender, channel_body};
+use super::seal_body::BodyRefused;
 use crate::metrics::Metrics;
 
 /// One segment's share of a read: its key and the chunks that serve the range.
@@ -42,15 +43,16 @@ pub(crate) fn open_body(
     body
 }
 
-/// A batch being opened on the blocking pool: its verified plaintext, or why it was refused.
-type OpenJob = tokio::task::JoinHandle<Result<Vec<u8>, objseal_core::Error>>;
+/// A batch being opened on the blocking pool: its verified plaintext (slices of one buffer, the
+/// tags left out), or why it was refused.
+type OpenJob = tokio::task::JoinHandle<Result<Vec<Bytes>, objseal_core::Error>>;
 
 async fn run(
     mut input: StreamingBlob,
     pieces: Vec<Piece>,
     batch_chunks: usize,
     metrics: &Arc<Metrics>,
-    tx: &tokio::sync::mpsc::Sender<Result<Bytes, StdError>>,
+    tx: &BodySender,
 ) -> Result<(), String> {
     let mut carry = Bytes::new();
     let mut pending: Option<OpenJob> = None;
@@ -92,8 +94,9 @@ async fn run(
             let wanted: Range<u64> = piece.span.plaintext.clone();
             pending = Some(tokio::task::spawn_blocking(move || {
                 objseal_core::par::open_chunks(&key, first, &mut buf, last_is_final)?;
-                // Compact the verified plaintext of each slot, trimmed to the requested range.
-                let mut written = 0usize;
+                // The verified plaintext of each slot, trimmed to the requested range.
+                let buf = Bytes::from(buf);
+                let mut out = Vec::with_capacity(buf.len().div_ceil(sealed));
                 let mut at = 0usize;
                 let mut offset = first * chunk;
                 while at < buf.len() {
@@ -102,13 +105,13 @@ async fn run(
                     let lo = wanted.start.max(offset).min(offset + pt_len as u64);
                     let hi = wanted.end.min(offset + pt_len as u64).max(lo);
                     let (lo, hi) = ((lo - offset) as usize, (hi - offset) as usize);
-                    buf.copy_within(at + lo..at + hi, written);
-                    written += hi - lo;
+                    if hi > lo {
+                        out.push(buf.slice(at + lo..at + hi));
+                    }
                     offset += pt_len as u64;
                     at = end;
                 }
-                buf.truncate(written);
-                Ok(buf)
+                Ok(out)
             }));
         }
     }
@@ -119,15 +122,11 @@ async fn run(
 }
 
 /// Waits for an opened batch and sends its plaintext; `false` once the client has gone away.
-async fn release(
-    job: OpenJob,
-    metrics: &Metrics,
-    tx: &tokio::sync::mpsc::Sender<Result<Bytes, StdError>>,
-) -> Result<bool, String> {
+async fn release(job: OpenJob, metrics: &Metrics, tx: &BodySender) -> Result<bool, String> {
     let out = job
         .await
         .map_err(|_| "opening task failed".to_owned())?
         .map_err(|e| format!("chunk verification failed: {e}"))?;
-    metrics.opened(out.len() as u64);
-    Ok(out.is_empty() || tx.send(Ok(Bytes::from(out))).await.is_ok())
+    metrics.opened(out.iter().map(|b| b.len() as u64).sum());
+    Ok(out.is_empty() || tx.send(Ok(out)).await.is_ok())
 }

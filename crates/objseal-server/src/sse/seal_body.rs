@@ -2,21 +2,19 @@
 //! chunks are checked and sealed on every core while the next batch is read, and the ciphertext
 //! flows on through a bounded channel — a request holds a few batches, whatever its size.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures::{Stream, StreamExt as _};
+use futures::StreamExt as _;
 use s3s::dto::StreamingBlob;
-use s3s::stream::{ByteStream, RemainingLength};
-use s3s::{S3Error, S3ErrorCode, StdError};
-use tokio::sync::{mpsc, oneshot};
+use s3s::{S3Error, S3ErrorCode};
+use tokio::sync::oneshot;
 
 use objseal_core::SegmentKey;
 use objseal_core::gcm::TAG_LEN;
 use objseal_core::range::{chunk_count, ciphertext_len};
 
+use super::channel::{BodySender, channel_body};
 use super::checksum::{BodyChecks, BodyDigests};
 use crate::metrics::Metrics;
 
@@ -40,38 +38,6 @@ pub(crate) struct SealedBody {
     pub body: StreamingBlob,
     pub stored_len: u64,
     pub digests: oneshot::Receiver<Result<BodyDigests, S3Error>>,
-}
-
-/// A body stream of known length fed by a channel.
-struct ChannelBody {
-    rx: mpsc::Receiver<Result<Bytes, StdError>>,
-    remaining: u64,
-}
-
-impl Stream for ChannelBody {
-    type Item = Result<Bytes, StdError>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let item = self.rx.poll_recv(cx);
-        if let Poll::Ready(Some(Ok(b))) = &item {
-            self.remaining = self.remaining.saturating_sub(b.len() as u64);
-        }
-        item
-    }
-}
-
-impl ByteStream for ChannelBody {
-    fn remaining_length(&self) -> RemainingLength {
-        RemainingLength::new_exact(usize::try_from(self.remaining).unwrap_or(usize::MAX))
-    }
-}
-
-/// A stream of `len` bytes produced by a task through a channel of `depth` items.
-pub(crate) fn channel_body(
-    len: u64,
-    depth: usize,
-) -> (mpsc::Sender<Result<Bytes, StdError>>, StreamingBlob) {
-    let (tx, rx) = mpsc::channel(depth);
-    (tx, StreamingBlob::new(ChannelBody { rx, remaining: len }))
 }
 
 /// Starts sealing `input` by `plan`; the returned body yields the ciphertext, then ends with an
@@ -157,7 +123,7 @@ async fn fill(
 async fn run(
     mut input: StreamingBlob,
     plan: SealPlan,
-    tx: &mpsc::Sender<Result<Bytes, StdError>>,
+    tx: &BodySender,
 ) -> Result<BodyDigests, S3Error> {
     let SealPlan {
         key,
@@ -256,10 +222,7 @@ async fn run(
 type SealJob = tokio::task::JoinHandle<(Vec<u8>, BodyChecks, Result<(), objseal_core::Error>)>;
 
 /// Waits for a batch and sends it on; returns the checks for the next batch.
-async fn finish_job(
-    job: SealJob,
-    tx: &mpsc::Sender<Result<Bytes, StdError>>,
-) -> Result<BodyChecks, S3Error> {
+async fn finish_job(job: SealJob, tx: &BodySender) -> Result<BodyChecks, S3Error> {
     let (sealed, checks, outcome) = job
         .await
         .map_err(|_| super::errors::internal("sealing task failed"))?;
@@ -268,8 +231,8 @@ async fn finish_job(
     Ok(checks)
 }
 
-async fn send(tx: &mpsc::Sender<Result<Bytes, StdError>>, batch: Vec<u8>) -> Result<(), S3Error> {
-    tx.send(Ok(Bytes::from(batch))).await.map_err(|_| {
+async fn send(tx: &BodySender, batch: Vec<u8>) -> Result<(), S3Error> {
+    tx.send(Ok(vec![Bytes::from(batch)])).await.map_err(|_| {
         S3Error::with_message(S3ErrorCode::InternalError, "The store stopped reading.")
     })
 }
