@@ -92,6 +92,22 @@ secret_key!(
     Kek
 );
 
+secret_key!(
+    /// The key of an object's manifest (FORMAT.md §6): it authenticates the list of segments and
+    /// opens nothing else — no chunk, no other key follows from it. A writer that must finish a
+    /// segmented object without its data key (an S3 server completing an SSE-C multipart upload,
+    /// whose Complete request carries no customer key) keeps it for that long.
+    ///
+    /// ```
+    /// use objseal_core::{Dek, ObjectKey, ObjectParams};
+    /// let object = ObjectKey::create(&Dek::from_bytes([1; 32]), &ObjectParams::new([2; 32], [3; 32]).segmented(true)).unwrap();
+    /// let key = object.manifest_key();
+    /// assert_eq!(key, object.manifest_key());
+    /// assert!(!format!("{key:?}").contains("1"));
+    /// ```
+    ManifestKey
+);
+
 /// A 32-byte derived secret (HKDF output) that zeroizes itself.
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub(crate) struct DerivedKey(pub(crate) [u8; KEY_LEN]);

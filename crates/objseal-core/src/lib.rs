@@ -69,7 +69,7 @@ pub mod par;
 pub use context::{CONTEXT_HASH_LEN, MAX_CONTEXT_PAIRS, context_hash, empty_context_hash};
 pub use error::Error;
 pub use format::header::{DEFAULT_CHUNK_LOG2, HEADER_LEN, Header, Suite};
-pub use key::{Dek, KEY_LEN, Kek};
+pub use key::{Dek, KEY_LEN, Kek, ManifestKey};
 pub use object::{ObjectKey, ObjectParams};
 pub use seal::SegmentKey;
 

@@ -215,8 +215,14 @@ impl ObjectKey {
         Ok(self.segment_key(0, &[0u8; SEGMENT_SALT_LEN]))
     }
 
-    pub(crate) fn manifest_key(&self) -> DerivedKey {
+    pub(crate) fn manifest_mac_key(&self) -> DerivedKey {
         let prefix: [u8; HEADER_PREFIX_LEN] = self.header.prefix_bytes();
         kdf::expand(&self.prk, &[LABEL_MANIFEST, &prefix])
+    }
+
+    /// The key that authenticates this object's manifest (see [`crate::ManifestKey`]), for
+    /// [`crate::format::manifest::encode_manifest_with_key`].
+    pub fn manifest_key(&self) -> crate::ManifestKey {
+        crate::ManifestKey::from_bytes(self.manifest_mac_key().0)
     }
 }

@@ -58,6 +58,13 @@ impl LateMetadata {
     }
 }
 
+/// The metadata of the uploads a `ListMultipartUploads` answer lists, by the store's upload id,
+/// as given to `CreateMultipartUpload`. A store that can puts it into the response's extensions;
+/// the layer then lists each upload under the id its client was given (which carries the upload's
+/// sealing), so listed ids work with every multipart call.
+#[derive(Clone, Debug, Default)]
+pub struct UploadsMetadata(pub HashMap<String, HashMap<String, String>>);
+
 /// How the request reached the server.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Transport {

@@ -13,9 +13,10 @@
 
 use crate::format::{be32, be64};
 use crate::kdf;
+use crate::key::DerivedKey;
 use crate::object::ObjectKey;
 use crate::range::ciphertext_len;
-use crate::{Error, SEGMENT_SALT_LEN};
+use crate::{Error, ManifestKey, SEGMENT_SALT_LEN};
 
 /// Manifest magic and version.
 pub const MANIFEST_MAGIC: [u8; 4] = *b"OSM\x01";
@@ -87,6 +88,34 @@ pub fn encode_manifest(
     if !object.header().segmented {
         return Err(Error::BadFlags(0));
     }
+    encode_with(&object.manifest_mac_key(), entries, out)
+}
+
+/// [`encode_manifest`] with the object's [`ManifestKey`] alone, for writers that hold it but not
+/// the data key. The caller vouches that the object is segmented.
+///
+/// # Errors
+/// As [`encode_manifest`], but for the flags check.
+///
+/// ```
+/// use objseal_core::{Dek, ObjectKey, ObjectParams};
+/// use objseal_core::format::manifest::{encode_manifest, encode_manifest_with_key, manifest_len, SegmentEntry};
+/// let object = ObjectKey::create(&Dek::from_bytes([1; 32]), &ObjectParams::new([2; 32], [3; 32]).segmented(true)).unwrap();
+/// let entries = [SegmentEntry { number: 1, salt: [4; 16], plaintext_len: 10 }];
+/// let (mut a, mut b) = ([0u8; manifest_len(1)], [0u8; manifest_len(1)]);
+/// encode_manifest(&object, &entries, &mut a).unwrap();
+/// encode_manifest_with_key(&object.manifest_key(), &entries, &mut b).unwrap();
+/// assert_eq!(a, b);
+/// ```
+pub fn encode_manifest_with_key(
+    key: &ManifestKey,
+    entries: &[SegmentEntry],
+    out: &mut [u8],
+) -> Result<usize, Error> {
+    encode_with(&DerivedKey(*key.expose_secret()), entries, out)
+}
+
+fn encode_with(key: &DerivedKey, entries: &[SegmentEntry], out: &mut [u8]) -> Result<usize, Error> {
     let count = u32::try_from(entries.len()).map_err(|_| Error::LimitExceeded)?;
     if count == 0 {
         return Err(Error::BadManifest("no segments"));
@@ -106,7 +135,7 @@ pub fn encode_manifest(
         entry.encode(slot);
     }
     let body = len - MANIFEST_TAG_LEN;
-    let tag = kdf::hmac(&object.manifest_key(), &[&out[..body]]);
+    let tag = kdf::hmac(key, &[&out[..body]]);
     out[body..].copy_from_slice(&tag);
     Ok(len)
 }
@@ -162,7 +191,7 @@ impl<'a> ManifestView<'a> {
         let body = bytes.len() - MANIFEST_TAG_LEN;
         let mut tag = [0u8; MANIFEST_TAG_LEN];
         tag.copy_from_slice(&bytes[body..]);
-        if !kdf::hmac_verify(&object.manifest_key(), &[&bytes[..body]], &tag) {
+        if !kdf::hmac_verify(&object.manifest_mac_key(), &[&bytes[..body]], &tag) {
             return Err(Error::ManifestAuth);
         }
         let view = Self {

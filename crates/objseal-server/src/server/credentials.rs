@@ -225,6 +225,22 @@ fn random_from(alphabet: &[u8], len: usize) -> Result<Zeroizing<Vec<u8>>, Server
     Ok(out)
 }
 
+/// The server's access keys for SigV4, answering an unknown key id with Amazon S3's
+/// `InvalidAccessKeyId` (403) rather than s3s's default `NotSignedUp`.
+pub(crate) struct KnownKeys(pub s3s::auth::SimpleAuth);
+
+#[async_trait::async_trait]
+impl s3s::auth::S3Auth for KnownKeys {
+    async fn get_secret_key(&self, access_key: &str) -> s3s::S3Result<s3s::auth::SecretKey> {
+        self.0.lookup(access_key).cloned().ok_or_else(|| {
+            s3s::s3_error!(
+                InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records."
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -121,6 +121,7 @@ impl Server {
         for key in &credentials.keys {
             auth.register(key.id.clone(), key.secret.as_str().into());
         }
+        let auth = credentials::KnownKeys(auth);
         let mut builder = S3ServiceBuilder::new(layer);
         builder.set_auth(auth);
         builder.set_validation(routes::ReservedNames);

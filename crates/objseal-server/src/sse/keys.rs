@@ -5,7 +5,9 @@ use std::time::Instant;
 
 use objseal_core::format::wrapped_key::{MAX_WRAPPED_KEY_LEN, WrappedKey};
 use objseal_core::wrap::{KeyUnwrap as _, KeyWrap as _, LocalKek};
-use objseal_core::{Dek, Error as CoreError, Kek, ObjectKey, ObjectParams, context_hash};
+use objseal_core::{
+    Dek, Error as CoreError, Kek, ManifestKey, ObjectKey, ObjectParams, context_hash,
+};
 use objseal_kms::envelope;
 use s3s::S3Error;
 
@@ -160,5 +162,51 @@ pub(crate) fn check_customer_key(
         (_, Some(_)) => Err(super::errors::invalid_request(
             "The encryption parameters are not applicable to this object.",
         )),
+    }
+}
+
+/// The context a manifest key is wrapped under: the object's, told apart from its data key's.
+fn manifest_key_context(bucket: &str, key: &str) -> Result<[u8; 32], S3Error> {
+    let arn = format!("arn:aws:s3:::{bucket}/{key}");
+    context_hash(&[("aws:s3:arn", &arn), ("objseal:wrapped", "manifest-key")])
+        .map_err(|_| internal("manifest key context"))
+}
+
+impl<S> SseLayer<S> {
+    /// Wraps an upload's manifest key under the server's own key, bound to the object.
+    pub(crate) fn wrap_manifest_key(
+        &self,
+        mk: &ManifestKey,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Vec<u8>, S3Error> {
+        let ctx = manifest_key_context(bucket, key)?;
+        let mut salt = [0u8; 32];
+        getrandom::fill(&mut salt).map_err(|_| internal("random source"))?;
+        let mut out = vec![0u8; MAX_WRAPPED_KEY_LEN];
+        // The wrap takes its 32 secret bytes as a data key; the context keeps the two uses apart.
+        let n = self
+            .sse_s3
+            .wrap_key(&Dek::from_bytes(*mk.expose_secret()), &ctx, &salt, &mut out)
+            .map_err(|_| internal("manifest key wrap"))?;
+        out.truncate(n);
+        Ok(out)
+    }
+
+    /// The manifest key of an upload, from [`SseLayer::wrap_manifest_key`]'s blob.
+    pub(crate) fn unwrap_manifest_key(
+        &self,
+        blob: &[u8],
+        bucket: &str,
+        key: &str,
+    ) -> Result<ManifestKey, S3Error> {
+        let ctx = manifest_key_context(bucket, key)?;
+        let no_such_upload = || S3Error::new(s3s::S3ErrorCode::NoSuchUpload);
+        let blob = WrappedKey::parse(blob).map_err(|_| no_such_upload())?;
+        let dek = self
+            .sse_s3
+            .unwrap_key(&blob, &ctx)
+            .map_err(|_| no_such_upload())?;
+        Ok(ManifestKey::from_bytes(*dek.expose_secret()))
     }
 }

@@ -14,16 +14,20 @@ use s3s::dto::{
 };
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use objseal_core::format::manifest::{SegmentEntry, encode_manifest, manifest_len};
+use objseal_core::format::manifest::{
+    SegmentEntry, encode_manifest, encode_manifest_with_key, manifest_len,
+};
 use objseal_core::range::plaintext_len;
-use objseal_core::{ObjectKey, SEGMENT_SALT_LEN};
+use objseal_core::{ManifestKey, ObjectKey, SEGMENT_SALT_LEN};
 
 use super::SseLayer;
 use super::checksum::{BodyChecks, checksum_dto};
 use super::echo::{SseEcho, echo_sse};
 use super::errors::{corrupt, internal, invalid_argument};
 use super::put::scrub_headers;
-use super::record::{ETAG, MANIFEST, SIZE, Sealing, SseKind, check_user_metadata};
+use super::record::{
+    ETAG, MANIFEST, SIZE, Sealing, SseKind, UPLOAD_MANIFEST_KEY, check_user_metadata,
+};
 use super::request::{CustomerHeaders, CustomerKey, WriteSseHeaders};
 use super::seal_body::{SealPlan, seal_body};
 use super::upload_id;
@@ -32,14 +36,12 @@ use crate::internal::LateMetadata;
 /// The smallest part but the last, as Amazon S3 requires.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 
-/// The copy-source and SSE-C checks shared by UploadPart, UploadPartCopy and Complete.
+/// The SSE-C rule of UploadPart and UploadPartCopy: an SSE-C upload's parts need its key, other
+/// uploads' parts take none.
 fn customer_for_upload(
     sealing: &Sealing,
-    headers: CustomerHeaders<'_>,
-    tls: bool,
-    allow_http: bool,
+    customer: Option<CustomerKey>,
 ) -> Result<Option<CustomerKey>, S3Error> {
-    let customer = headers.parse(tls, allow_http)?;
     match (sealing.kind, &customer) {
         (SseKind::Customer, None) => Err(super::errors::invalid_request(
             "The multipart upload initiate requested encryption. Subsequent part requests must include the appropriate encryption parameters.",
@@ -49,6 +51,13 @@ fn customer_for_upload(
         )),
         _ => Ok(customer),
     }
+}
+
+/// What MACs a completed upload's manifest: the object's keys, or (SSE-C completed without the
+/// customer key) the manifest key the upload id carries.
+enum ManifestSigner {
+    Object(ObjectKey),
+    Key(ManifestKey),
 }
 
 /// Opens an upload's keys; a different SSE-C key than the upload's is `InvalidArgument`.
@@ -96,16 +105,25 @@ impl<S: S3> SseLayer<S> {
             super::request::SseChoice::Customer(c) => Some(c.md5_b64.clone()),
             _ => None,
         };
-        let sealing = match self
+        let (sealing, manifest_key) = match self
             .new_object_key(&choice, &i.bucket, &i.key, true)
             .await?
         {
-            Some((_, sealing)) => sealing,
-            None => Sealing::none(),
+            // Completion may come without the customer key: keep the manifest key for it.
+            Some((object, sealing)) if sealing.kind == SseKind::Customer => {
+                let mk = self.wrap_manifest_key(&object.manifest_key(), &i.bucket, &i.key)?;
+                (sealing, mk)
+            }
+            Some((_, sealing)) => (sealing, Vec::new()),
+            None => (Sealing::none(), Vec::new()),
         };
         let mut metadata =
             super::record::user_metadata(req.input.metadata.take()).unwrap_or_default();
         sealing.to_entries(&mut metadata);
+        if !manifest_key.is_empty() {
+            // So that ListMultipartUploads can show the upload under its full id.
+            metadata.insert(UPLOAD_MANIFEST_KEY.to_owned(), hex::encode(&manifest_key));
+        }
         let i = &mut req.input;
         i.metadata = Some(metadata);
         i.server_side_encryption = None;
@@ -125,7 +143,7 @@ impl<S: S3> SseLayer<S> {
         let mut out = CreateMultipartUploadOutput {
             bucket: inner.bucket,
             key: inner.key,
-            upload_id: Some(upload_id::encode(&inner_id, &sealing)),
+            upload_id: Some(upload_id::encode(&inner_id, &sealing, &manifest_key)),
             ..Default::default()
         };
         let echo = SseEcho::of(&sealing, customer_md5.as_deref());
@@ -150,19 +168,17 @@ impl<S: S3> SseLayer<S> {
         len: u64,
         checks_from: Option<&http::HeaderMap>,
     ) -> Result<(String, SseEcho, s3s::dto::Checksum), S3Error> {
-        let (inner_id, sealing) = upload_id::decode(upload)?;
+        let upload_id::Upload {
+            inner_id, sealing, ..
+        } = upload_id::decode(upload)?;
         let number = u32::try_from(part_number)
             .ok()
             .filter(|n| (1..=10_000).contains(n))
             .ok_or_else(|| {
                 invalid_argument("Part number must be an integer between 1 and 10000, inclusive.")
             })?;
-        let customer = customer_for_upload(
-            &sealing,
-            customer,
-            super::is_tls(req),
-            self.config.allow_ssec_over_http,
-        )?;
+        let customer = customer.parse(super::is_tls(req), self.config.allow_ssec_over_http)?;
+        let customer = customer_for_upload(&sealing, customer)?;
         let object = self
             .upload_keys(&sealing, bucket, key, customer.as_ref())
             .await?;
@@ -407,20 +423,40 @@ impl<S: S3> SseLayer<S> {
         mut req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let i = &req.input;
-        let (inner_id, sealing) = upload_id::decode(&i.upload_id)?;
-        let customer = customer_for_upload(
-            &sealing,
-            CustomerHeaders {
-                algorithm: i.sse_customer_algorithm.as_deref(),
-                key: i.sse_customer_key.as_deref(),
-                md5: i.sse_customer_key_md5.as_deref(),
-            },
-            super::is_tls(&req),
-            self.config.allow_ssec_over_http,
-        )?;
-        let object = self
-            .upload_keys(&sealing, &i.bucket, &i.key, customer.as_ref())
-            .await?;
+        let upload_id::Upload {
+            inner_id,
+            sealing,
+            manifest_key,
+        } = upload_id::decode(&i.upload_id)?;
+        // Amazon S3 does not require the customer key here (and rclone never sends it); when it
+        // comes, it must be the upload's.
+        let customer = CustomerHeaders {
+            algorithm: i.sse_customer_algorithm.as_deref(),
+            key: i.sse_customer_key.as_deref(),
+            md5: i.sse_customer_key_md5.as_deref(),
+        }
+        .parse(super::is_tls(&req), self.config.allow_ssec_over_http)?;
+        let signer = match (sealing.kind, customer) {
+            (SseKind::None, None) => None,
+            (SseKind::Customer, None) if manifest_key.is_empty() => {
+                // An id from ListMultipartUploads carries no manifest key: the customer key must come.
+                return Err(super::errors::invalid_request(
+                    "This upload id needs the SSE-C customer key to complete; send the x-amz-server-side-encryption-customer-* headers.",
+                ));
+            }
+            (SseKind::Customer, None) => Some(ManifestSigner::Key(self.unwrap_manifest_key(
+                &manifest_key,
+                &i.bucket,
+                &i.key,
+            )?)),
+            (_, customer) => {
+                let customer = customer_for_upload(&sealing, customer)?;
+                self.upload_keys(&sealing, &i.bucket, &i.key, customer.as_ref())
+                    .await?
+                    .map(ManifestSigner::Object)
+            }
+        };
+        let chunk_log2 = sealing.header.as_ref().map(|h| h.chunk_log2);
         let wanted: Vec<CompletedPart> = i
             .multipart_upload
             .as_ref()
@@ -459,12 +495,12 @@ impl<S: S3> SseLayer<S> {
             }
             let digest = hex::decode(&etag).map_err(|_| invalid_part(n))?;
             md5s.update(&digest);
-            let pt_len = match &object {
-                Some(o) => {
+            let pt_len = match chunk_log2 {
+                Some(log2) => {
                     let salt: [u8; SEGMENT_SALT_LEN] =
                         digest.as_slice().try_into().map_err(|_| invalid_part(n))?;
-                    let pt = plaintext_len(*stored_len, o.header().chunk_log2)
-                        .map_err(|_| corrupt("part length"))?;
+                    let pt =
+                        plaintext_len(*stored_len, log2).map_err(|_| corrupt("part length"))?;
                     entries.push(SegmentEntry {
                         number: n as u32,
                         salt,
@@ -489,9 +525,17 @@ impl<S: S3> SseLayer<S> {
             (SIZE.to_owned(), size.to_string()),
             (ETAG.to_owned(), etag.clone()),
         ]);
-        if let Some(o) = &object {
+        if !manifest_key.is_empty() {
+            // The object keeps no way to re-MAC its manifest without the customer key.
+            late_entries.insert(UPLOAD_MANIFEST_KEY.to_owned(), String::new());
+        }
+        if let Some(signer) = &signer {
             let mut manifest = vec![0u8; manifest_len(entries.len())];
-            encode_manifest(o, &entries, &mut manifest).map_err(|_| internal("manifest"))?;
+            match signer {
+                ManifestSigner::Object(o) => encode_manifest(o, &entries, &mut manifest),
+                ManifestSigner::Key(k) => encode_manifest_with_key(k, &entries, &mut manifest),
+            }
+            .map_err(|_| internal("manifest"))?;
             use base64::Engine as _;
             late_entries.insert(
                 MANIFEST.to_owned(),
@@ -556,7 +600,7 @@ impl<S: S3> SseLayer<S> {
     ) -> S3Result<S3Response<ListPartsOutput>> {
         let outer = req.input.upload_id.clone();
         let (inner_id, sealing) = match upload_id::decode(&outer) {
-            Ok(v) => v,
+            Ok(u) => (u.inner_id, u.sealing),
             // A bare store id (from ListMultipartUploads): sizes as stored.
             Err(_) => (outer.clone(), Sealing::none()),
         };
@@ -582,7 +626,33 @@ impl<S: S3> SseLayer<S> {
         mut req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         scrub_headers(&mut req.headers);
-        self.inner.list_multipart_uploads(req).await
+        if let Some(m) = &mut req.input.upload_id_marker {
+            *m = upload_id::inner_id(m).to_owned();
+        }
+        let mut resp = self.inner.list_multipart_uploads(req).await?;
+        // Show each upload under the id its client was given, when the store tells its metadata.
+        let Some(meta) = resp.extensions.remove::<crate::internal::UploadsMetadata>() else {
+            return Ok(resp);
+        };
+        let outer = |inner: &str| -> Option<String> {
+            let m = meta.0.get(inner)?;
+            let sealing = Sealing::from_metadata(m).ok()?;
+            let mk = match m.get(UPLOAD_MANIFEST_KEY) {
+                Some(h) => hex::decode(h).ok()?,
+                None => Vec::new(),
+            };
+            Some(upload_id::encode(inner, &sealing, &mk))
+        };
+        let out = &mut resp.output;
+        for u in out.uploads.iter_mut().flatten() {
+            if let Some(id) = u.upload_id.as_deref().and_then(outer) {
+                u.upload_id = Some(id);
+            }
+        }
+        if let Some(id) = out.next_upload_id_marker.as_deref().and_then(outer) {
+            out.next_upload_id_marker = Some(id);
+        }
+        Ok(resp)
     }
 }
 

@@ -23,6 +23,8 @@ pub(crate) const SIZE: &str = crate::internal::LATE_SIZE;
 pub(crate) const ETAG: &str = crate::internal::LATE_ETAG;
 pub(crate) const MANIFEST: &str = "objseal-manifest";
 pub(crate) const CHECKSUM_PREFIX: &str = "objseal-checksum-";
+/// A pending SSE-C upload's wrapped manifest key (blanked when the upload completes).
+pub(crate) const UPLOAD_MANIFEST_KEY: &str = "objseal-upload-manifest-key";
 
 /// The encryption of a stored object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,8 +7,14 @@
 //! and the header's tag commits to the key and the object's context.
 //!
 //! ```text
-//! state = 0x01 ‖ kind (1) ‖ bucket_key (1) ‖ header (104) ‖ u16 len ‖ wrapped key ‖ u16 len ‖ KMS context JSON
+//! state = 0x01 ‖ kind (1) ‖ bucket_key (1)
+//!         [ header (104) ‖ u16 len ‖ wrapped key ‖ u16 len ‖ KMS context JSON ‖ u16 len ‖ wrapped manifest key ]
 //! ```
+//!
+//! The wrapped manifest key is there for SSE-C uploads only: Amazon S3 does not require the
+//! customer key on CompleteMultipartUpload (rclone and older SDKs never send it), yet the manifest
+//! must be MAC'd under the object's manifest key. So the server keeps that key — which opens no
+//! data — wrapped under its own key-encryption key, bound to the object, for the upload's life.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
@@ -27,8 +33,8 @@ fn no_such_upload() -> S3Error {
     )
 }
 
-/// The client's id for an upload.
-pub(crate) fn encode(inner_id: &str, sealing: &Sealing) -> String {
+/// The client's id for an upload; `manifest_key` is the wrapped manifest key (SSE-C) or empty.
+pub(crate) fn encode(inner_id: &str, sealing: &Sealing, manifest_key: &[u8]) -> String {
     let mut state = vec![VERSION];
     state.push(match sealing.kind {
         SseKind::None => 0,
@@ -44,7 +50,7 @@ pub(crate) fn encode(inner_id: &str, sealing: &Sealing) -> String {
         } else {
             serde_json::to_vec(&sealing.kms_context).unwrap_or_default()
         };
-        for part in [&sealing.wrapped, &ctx] {
+        for part in [sealing.wrapped.as_slice(), ctx.as_slice(), manifest_key] {
             state.extend_from_slice(&(part.len() as u16).to_be_bytes());
             state.extend_from_slice(part);
         }
@@ -52,12 +58,26 @@ pub(crate) fn encode(inner_id: &str, sealing: &Sealing) -> String {
     format!("{inner_id}.{}", B64URL.encode(state))
 }
 
-/// The store's id and the sealing of a client's upload id (`NoSuchUpload` if malformed).
-pub(crate) fn decode(id: &str) -> Result<(String, Sealing), S3Error> {
+/// A client's upload id, decoded.
+#[derive(Debug)]
+pub(crate) struct Upload {
+    /// The store's id.
+    pub inner_id: String,
+    pub sealing: Sealing,
+    /// The wrapped manifest key (SSE-C uploads), else empty.
+    pub manifest_key: Vec<u8>,
+}
+
+/// Decodes a client's upload id (`NoSuchUpload` if malformed).
+pub(crate) fn decode(id: &str) -> Result<Upload, S3Error> {
     let (inner, state) = id.rsplit_once('.').ok_or_else(no_such_upload)?;
     let state = B64URL.decode(state).map_err(|_| no_such_upload())?;
-    let sealing = parse_state(&state).ok_or_else(no_such_upload)?;
-    Ok((inner.to_owned(), sealing))
+    let (sealing, manifest_key) = parse_state(&state).ok_or_else(no_such_upload)?;
+    Ok(Upload {
+        inner_id: inner.to_owned(),
+        sealing,
+        manifest_key,
+    })
 }
 
 /// The store's id of a client's upload id, for calls that need no keys (abort); a bare store
@@ -66,7 +86,7 @@ pub(crate) fn inner_id(id: &str) -> &str {
     id.rsplit_once('.').map_or(id, |(inner, _)| inner)
 }
 
-fn parse_state(s: &[u8]) -> Option<Sealing> {
+fn parse_state(s: &[u8]) -> Option<(Sealing, Vec<u8>)> {
     let (&version, rest) = s.split_first()?;
     if version != VERSION {
         return None;
@@ -74,7 +94,7 @@ fn parse_state(s: &[u8]) -> Option<Sealing> {
     let (&kind, rest) = rest.split_first()?;
     let (&bucket_key, rest) = rest.split_first()?;
     let kind = match kind {
-        0 => return (rest.is_empty()).then(Sealing::none),
+        0 => return rest.is_empty().then(|| (Sealing::none(), Vec::new())),
         1 => SseKind::S3,
         2 => SseKind::Kms,
         3 => SseKind::Customer,
@@ -90,6 +110,7 @@ fn parse_state(s: &[u8]) -> Option<Sealing> {
     };
     let wrapped = take()?;
     let ctx = take()?;
+    let manifest_key = take()?;
     if !rest.is_empty() {
         return None;
     }
@@ -105,14 +126,15 @@ fn parse_state(s: &[u8]) -> Option<Sealing> {
                 .map(|w| w.key_id.to_owned())
         })
         .flatten();
-    Some(Sealing {
+    let sealing = Sealing {
         kind,
         header: Some(header),
         wrapped,
         kms_key,
         kms_context,
         bucket_key: bucket_key == 1,
-    })
+    };
+    Some((sealing, manifest_key))
 }
 
 #[cfg(test)]
@@ -128,9 +150,12 @@ mod tests {
                 "{id}"
             );
         }
-        let plain = encode("inner", &Sealing::none());
-        let (inner, s) = decode(&plain).unwrap();
-        assert_eq!((inner.as_str(), s.kind), ("inner", SseKind::None));
+        let plain = encode("inner", &Sealing::none(), &[]);
+        let u = decode(&plain).unwrap();
+        assert_eq!(
+            (u.inner_id.as_str(), u.sealing.kind),
+            ("inner", SseKind::None)
+        );
         assert_eq!(inner_id(&plain), "inner");
         assert_eq!(inner_id("bare"), "bare");
     }

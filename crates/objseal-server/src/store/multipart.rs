@@ -379,11 +379,27 @@ impl LocalStore {
             });
             next = Some((u.object.key.clone(), Some(u.upload_id.clone())));
         }
+        let listed_metadata = crate::internal::UploadsMetadata(
+            uploads[start..]
+                .iter()
+                .filter(|u| {
+                    listed
+                        .iter()
+                        .any(|l| l.upload_id.as_deref() == Some(u.upload_id.as_str()))
+                })
+                .map(|u| {
+                    (
+                        u.upload_id.clone(),
+                        u.object.metadata.clone().into_iter().collect(),
+                    )
+                })
+                .collect(),
+        );
         let (next_key_marker, next_upload_id_marker) = match next {
             Some((k, id)) if truncated => (Some(k), id),
             _ => (None, None),
         };
-        Ok(S3Response::new(ListMultipartUploadsOutput {
+        let mut resp = S3Response::new(ListMultipartUploadsOutput {
             bucket: Some(input.bucket),
             prefix: input.prefix,
             delimiter: input.delimiter,
@@ -401,7 +417,9 @@ impl LocalStore {
                     .collect(),
             ),
             ..Default::default()
-        }))
+        });
+        resp.extensions.insert(listed_metadata);
+        Ok(resp)
     }
 
     pub(super) async fn complete_multipart_upload_impl(

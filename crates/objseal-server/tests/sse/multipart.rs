@@ -109,7 +109,17 @@ async fn multipart_in_every_mode_with_ranges_across_parts() {
                 .sse_customer_key_md5(&ck.md5);
         }
         assert_refused!(bad.send().await, "InvalidPart", 400);
-        let mut done = c
+        // The upload is listed under the id its client was given.
+        let listed = c
+            .list_multipart_uploads()
+            .bucket("mpu")
+            .prefix(mode)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.uploads()[0].upload_id(), Some(id.as_str()), "{mode}");
+        // Complete takes no customer key (as on Amazon S3): the upload id carries what it needs.
+        let done = c
             .complete_multipart_upload()
             .bucket("mpu")
             .key(mode)
@@ -118,14 +128,10 @@ async fn multipart_in_every_mode_with_ranges_across_parts() {
                 e1.e_tag().unwrap(),
                 e2.e_tag().unwrap(),
                 e3.e_tag().unwrap(),
-            ]));
-        if ssec {
-            done = done
-                .sse_customer_algorithm("AES256")
-                .sse_customer_key(&ck.b64)
-                .sse_customer_key_md5(&ck.md5);
-        }
-        let done = done.send().await.unwrap();
+            ]))
+            .send()
+            .await
+            .unwrap();
         assert!(
             unquote(done.e_tag()).ends_with("-3"),
             "{mode}: {:?}",
@@ -280,10 +286,25 @@ async fn ssec_parts_need_the_uploads_key_and_small_parts_are_refused() {
             .bucket("mpu")
             .key("c")
             .upload_id(id)
+            .sse_customer_algorithm("AES256")
+            .sse_customer_key(&other.b64)
+            .sse_customer_key_md5(&other.md5)
             .multipart_upload(parts.clone())
             .send()
             .await,
-        "InvalidRequest",
+        "InvalidArgument",
+        400
+    );
+    // Without the key, completion proceeds to the part checks (the key is not required).
+    assert_refused!(
+        c.complete_multipart_upload()
+            .bucket("mpu")
+            .key("c")
+            .upload_id(id)
+            .multipart_upload(parts.clone())
+            .send()
+            .await,
+        "EntityTooSmall",
         400
     );
     assert_refused!(
