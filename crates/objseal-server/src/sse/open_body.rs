@@ -64,8 +64,11 @@ async fn run(
         while index <= piece.span.last_chunk {
             let in_batch = (piece.span.last_chunk - index + 1).min(batch_chunks as u64);
             let want = ct_left.min(in_batch * sealed as u64) as usize;
-            let mut buf = Vec::with_capacity(want);
-            while buf.len() < want {
+            // Collect the batch's stored bytes without copying them; the job copies each chunk
+            // into place just before opening it, on every core.
+            let mut parts = Vec::new();
+            let mut have = 0usize;
+            while have < want {
                 if carry.is_empty() {
                     carry = match input.next().await {
                         Some(Ok(b)) => b,
@@ -77,8 +80,9 @@ async fn run(
                         }
                     };
                 }
-                let n = (want - buf.len()).min(carry.len());
-                buf.extend_from_slice(&carry.split_to(n));
+                let n = (want - have).min(carry.len());
+                parts.push(carry.split_to(n));
+                have += n;
             }
             ct_left -= want as u64;
             // The previous batch was opened while this one was read.
@@ -93,7 +97,8 @@ async fn run(
             let key = Arc::clone(&piece.key);
             let wanted: Range<u64> = piece.span.plaintext.clone();
             pending = Some(tokio::task::spawn_blocking(move || {
-                objseal_core::par::open_chunks(&key, first, &mut buf, last_is_final)?;
+                let mut buf = vec![0u8; want];
+                open_parts(&key, first, &parts, &mut buf, last_is_final)?;
                 // The verified plaintext of each slot, trimmed to the requested range.
                 let buf = Bytes::from(buf);
                 let mut out = Vec::with_capacity(buf.len().div_ceil(sealed));
@@ -129,4 +134,52 @@ async fn release(job: OpenJob, metrics: &Metrics, tx: &BodySender) -> Result<boo
         .map_err(|e| format!("chunk verification failed: {e}"))?;
     metrics.opened(out.iter().map(|b| b.len() as u64).sum());
     Ok(out.is_empty() || tx.send(Ok(out)).await.is_ok())
+}
+
+/// Copies the sealed chunks held in `parts` (in order, `buf.len()` bytes in all) into `buf` and
+/// opens them in place, chunk by chunk on every core. On any error the whole buffer is zeroed and
+/// the error of the lowest failing chunk returned, so no plaintext of the batch escapes.
+fn open_parts(
+    key: &SegmentKey,
+    first: u64,
+    parts: &[Bytes],
+    buf: &mut [u8],
+    last_is_final: bool,
+) -> Result<(), objseal_core::Error> {
+    use rayon::prelude::*;
+    let sealed = key.sealed_chunk_size();
+    let slots = buf.len().div_ceil(sealed);
+    // Where each part starts in the batch.
+    let starts: Vec<usize> = parts
+        .iter()
+        .scan(0usize, |at, p| {
+            let s = *at;
+            *at += p.len();
+            Some(s)
+        })
+        .collect();
+    let result = buf
+        .par_chunks_mut(sealed)
+        .enumerate()
+        .map(|(i, slot)| {
+            let mut at = i * sealed;
+            let mut filled = 0;
+            let mut p = starts.partition_point(|&s| s <= at) - 1;
+            while filled < slot.len() {
+                let off = at - starts[p];
+                let n = (parts[p].len() - off).min(slot.len() - filled);
+                slot[filled..filled + n].copy_from_slice(&parts[p][off..off + n]);
+                filled += n;
+                at += n;
+                p += 1;
+            }
+            let last = last_is_final && i + 1 == slots;
+            key.open_chunk_in_place(first + i as u64, last, slot)
+                .map(|_| ())
+        })
+        .reduce(|| Ok(()), |a, b| a.and(b));
+    if result.is_err() {
+        buf.fill(0);
+    }
+    result
 }
