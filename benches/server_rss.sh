@@ -4,8 +4,8 @@
 #
 #   cargo build --release -p objseal-cli && benches/server_rss.sh [SIZE_MIB]   (default 1024)
 #
-# The client is curl (SigV4 signing, UNSIGNED-PAYLOAD, the body streamed from a file); the figure is
-# the server process's VmHWM from /proc after each mode (it only grows).
+# The client is boto3 (from scripts/peers); the figure is the server process's VmHWM from /proc after
+# each mode (it only grows). Speed is the criterion bench's business (benches/server.rs), not this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${OBJSEAL_BIN:-target/release/objseal}"
@@ -31,36 +31,44 @@ endpoint="$(sed -n 's/^objseal serve: listening on //p' "$work/serve.out" | head
 [ -n "$endpoint" ] || { echo "server did not start:"; cat "$work/serve.err"; exit 1; }
 
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$work/object"
-key_b64="$(head -c 32 /dev/zero | tr '\0' 'k' | base64)"
-key_md5="$(head -c 32 /dev/zero | tr '\0' 'k' | openssl dgst -md5 -binary | base64)"
+venv="${OBJSEAL_PEERS_VENV:-$(scripts/peers)}"
 
-s3() {
-  curl -sS --fail-with-body --aws-sigv4 "aws:amz:us-east-1:s3" --user "$ak:$sk" \
-    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
+# boto3 as the client: single PutObject / GetObject calls streamed from and to files (curl 7.88's
+# SigV4 sorts the SSE-C headers wrongly, so it cannot sign SSE-C requests).
+PID="$pid" ENDPOINT="$endpoint" AK="$ak" SK="$sk" OBJECT="$work/object" SIZE_MIB="$size_mib" \
+"$venv/bin/python" - <<'PY'
+import filecmp, os, boto3
+from botocore.config import Config
+
+def hwm():
+    with open(f"/proc/{os.environ['PID']}/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmHWM")) // 1024
+
+s3 = boto3.client("s3", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
+                  aws_access_key_id=os.environ["AK"], aws_secret_access_key=os.environ["SK"],
+                  config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+src, back = os.environ["OBJECT"], os.environ["OBJECT"] + ".back"
+s3.create_bucket(Bucket="rss")
+print(f"objseal serve, {os.environ['SIZE_MIB']} MiB objects, peak RSS (VmHWM) after PUT and GET:")
+print(f"  at start: {hwm()} MiB")
+key = b"k" * 32
+modes = {
+    "none": {}, "sse-s3": {"ServerSideEncryption": "AES256"},
+    "sse-kms": {"ServerSideEncryption": "aws:kms"},
+    "sse-c": {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key},
 }
-hwm() { awk '/VmHWM/ {print $2}' "/proc/$pid/status"; }
-
-s3 -X PUT "$endpoint/rss" >/dev/null
-printf 'objseal serve, %s MiB objects, peak RSS (VmHWM) after PUT and GET:\n' "$size_mib"
-printf '  at start: %d MiB\n' "$(( $(hwm) / 1024 ))"
-for mode in none sse-s3 sse-kms sse-c; do
-  hdr=()
-  case "$mode" in
-    sse-s3) hdr=(-H "x-amz-server-side-encryption: AES256") ;;
-    sse-kms) hdr=(-H "x-amz-server-side-encryption: aws:kms") ;;
-    sse-c) hdr=(-H "x-amz-server-side-encryption-customer-algorithm: AES256"
-                -H "x-amz-server-side-encryption-customer-key: $key_b64"
-                -H "x-amz-server-side-encryption-customer-key-md5: $key_md5") ;;
-  esac
-  t0=$(date +%s.%N)
-  s3 "${hdr[@]}" -T "$work/object" "$endpoint/rss/$mode" >/dev/null
-  t1=$(date +%s.%N)
-  get_hdr=()
-  [ "$mode" = sse-c ] && get_hdr=("${hdr[@]}")
-  s3 "${get_hdr[@]}" -o "$work/back" "$endpoint/rss/$mode"
-  t2=$(date +%s.%N)
-  cmp -s "$work/object" "$work/back" || { echo "$mode: the object read back differs"; exit 1; }
-  rm -f "$work/back"
-  printf '  %-8s PUT %5.2f s, GET %5.2f s, peak RSS so far %d MiB\n' "$mode" \
-    "$(echo "$t1 - $t0" | bc)" "$(echo "$t2 - $t1" | bc)" "$(( $(hwm) / 1024 ))"
-done
+peak = 0
+for mode, extra in modes.items():
+    with open(src, "rb") as f:
+        s3.put_object(Bucket="rss", Key=mode, Body=f, **extra)
+    get_extra = extra if mode == "sse-c" else {}
+    body = s3.get_object(Bucket="rss", Key=mode, **get_extra)["Body"]
+    with open(back, "wb") as out:
+        for chunk in body.iter_chunks(1 << 20):
+            out.write(chunk)
+    assert filecmp.cmp(src, back, shallow=False), f"{mode}: the object read back differs"
+    os.remove(back)
+    peak = hwm()
+    print(f"  {mode:8} PUT and GET done, peak RSS so far {peak} MiB")
+print(f"peak RSS of the server: {peak} MiB")
+PY
