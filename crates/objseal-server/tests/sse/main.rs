@@ -9,4 +9,5 @@ mod disk;
 mod errors;
 mod modes;
 mod multipart;
+mod operations;
 mod ranges;
