@@ -292,7 +292,7 @@ impl<S: S3> SseLayer<S> {
             out.checksum_sha1 = c.checksum_sha1;
             out.checksum_sha256 = c.checksum_sha256;
         }
-        req.input.sse_customer_key = None;
+        super::request::wipe(&mut req.input.sse_customer_key);
         let mut resp = S3Response::new(out);
         if target.partial {
             resp.status = Some(http::StatusCode::PARTIAL_CONTENT);

@@ -131,7 +131,7 @@ impl<S: S3> SseLayer<S> {
         i.ssekms_encryption_context = None;
         i.bucket_key_enabled = None;
         i.sse_customer_algorithm = None;
-        i.sse_customer_key = None;
+        super::request::wipe(&mut i.sse_customer_key);
         i.sse_customer_key_md5 = None;
         i.checksum_algorithm = None;
         i.checksum_type = None;
@@ -559,7 +559,7 @@ impl<S: S3> SseLayer<S> {
             ),
         });
         i.sse_customer_algorithm = None;
-        i.sse_customer_key = None;
+        super::request::wipe(&mut i.sse_customer_key);
         i.sse_customer_key_md5 = None;
         i.checksum_crc32 = None;
         i.checksum_crc32c = None;

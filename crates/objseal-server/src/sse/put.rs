@@ -199,7 +199,7 @@ impl<S: S3> SseLayer<S> {
         input.ssekms_encryption_context = None;
         input.bucket_key_enabled = None;
         input.sse_customer_algorithm = None;
-        input.sse_customer_key = None;
+        super::request::wipe(&mut input.sse_customer_key);
         input.sse_customer_key_md5 = None;
         scrub_headers(&mut req.headers);
         req.trailing_headers = None;

@@ -223,6 +223,15 @@ pub(crate) fn encode_kms_context(context: &BTreeMap<String, String>) -> String {
     B64.encode(serde_json::to_vec(context).unwrap_or_default())
 }
 
+/// Wipes a customer key held in a request's fields (s3s parses it into a plain `String`) before
+/// the request goes on to the store or is dropped.
+pub(crate) fn wipe(key: &mut Option<String>) {
+    use zeroize::Zeroize as _;
+    if let Some(mut k) = key.take() {
+        k.zeroize();
+    }
+}
+
 /// Refuses `x-amz-server-side-encryption` on reads (GET, HEAD), as Amazon S3 does.
 pub(crate) fn refuse_sse_on_read(headers: &http::HeaderMap) -> Result<(), S3Error> {
     if headers.contains_key("x-amz-server-side-encryption")

@@ -11,3 +11,4 @@ mod modes;
 mod multipart;
 mod operations;
 mod ranges;
+mod remote_kms;

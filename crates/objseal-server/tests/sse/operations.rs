@@ -160,3 +160,35 @@ async fn listing_and_deleting_encrypted_objects() {
     );
     env.stop().await;
 }
+
+#[tokio::test]
+async fn shutdown_finishes_requests_in_flight() {
+    let mut env = Env::start().await;
+    env.bucket("grace").await;
+    let c = env.client.clone();
+    let plain = data(32 * 1024 * 1024, 77);
+    c.put_object()
+        .bucket("grace")
+        .key("big")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .body(body(&plain))
+        .send()
+        .await
+        .unwrap();
+    // The response has begun; most of the body is still to be sealed, opened and sent.
+    let out = c
+        .get_object()
+        .bucket("grace")
+        .key("big")
+        .send()
+        .await
+        .unwrap();
+    let server = env.server.take().unwrap();
+    server.shutdown_handle().shutdown();
+    assert_eq!(collect(out).await, plain, "the GET in flight finishes");
+    server.wait().await.unwrap();
+    assert!(
+        c.list_buckets().send().await.is_err(),
+        "nothing is accepted after shutdown"
+    );
+}
