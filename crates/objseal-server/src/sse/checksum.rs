@@ -198,3 +198,16 @@ pub(crate) fn checksum_dto(map: &BTreeMap<String, String>) -> Checksum {
         ..Default::default()
     }
 }
+
+/// Sets the five checksum fields of an S3 output from a [`Checksum`].
+macro_rules! set_checksums {
+    ($out:expr, $c:expr) => {{
+        let c = $c;
+        $out.checksum_crc32 = c.checksum_crc32;
+        $out.checksum_crc32c = c.checksum_crc32c;
+        $out.checksum_crc64nvme = c.checksum_crc64nvme;
+        $out.checksum_sha1 = c.checksum_sha1;
+        $out.checksum_sha256 = c.checksum_sha256;
+    }};
+}
+pub(crate) use set_checksums;

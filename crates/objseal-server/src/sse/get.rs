@@ -10,7 +10,7 @@ use s3s::dto::{
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::SseLayer;
-use super::checksum::checksum_dto;
+use super::checksum::{checksum_dto, set_checksums};
 use super::echo::{SseEcho, echo_sse};
 use super::errors::corrupt;
 use super::layout::Layout;
@@ -163,6 +163,57 @@ pub(crate) struct Opened {
     pub echo: SseEcho,
 }
 
+/// The conditional headers of a read.
+pub(crate) struct Conditions<'a> {
+    pub if_match: Option<&'a ETagCondition>,
+    pub if_none_match: Option<&'a ETagCondition>,
+    pub if_modified_since: Option<&'a Timestamp>,
+    pub if_unmodified_since: Option<&'a Timestamp>,
+}
+
+/// A GetObject or HeadObject answer (the two share every header) for an opened object and its
+/// read target, with `extra` fields (GET's body).
+macro_rules! read_output {
+    ($ty:ident { $($field:ident: $value:expr),* $(,)? }, $o:expr, $target:expr, $checksums:expr) => {{
+        let (o, target) = (&$o, &$target);
+        let h = &o.head;
+        let mut out = $ty {
+            $($field: $value,)*
+            content_length: i64::try_from(target.end - target.start).ok(),
+            content_range: target.partial.then(|| {
+                format!("bytes {}-{}/{}", target.start, target.end.saturating_sub(1), o.layout.size)
+            }),
+            accept_ranges: Some("bytes".into()),
+            e_tag: Some(ETag::Strong(o.etag.clone())),
+            last_modified: h.last_modified.clone(),
+            content_type: h.content_type.clone(),
+            cache_control: h.cache_control.clone(),
+            content_disposition: h.content_disposition.clone(),
+            content_encoding: h.content_encoding.clone(),
+            content_language: h.content_language.clone(),
+            expires: h.expires.clone(),
+            metadata: user_metadata(h.metadata.clone()),
+            parts_count: target.parts_count,
+            version_id: h.version_id.clone(),
+            ..Default::default()
+        };
+        echo_sse!(out, o.echo);
+        if $checksums {
+            set_checksums!(out, checksum_dto(&o.record.checksums));
+        }
+        out
+    }};
+}
+
+/// 206 for ranges and parts, 200 otherwise.
+fn read_response<T>(out: T, target: &Target) -> S3Response<T> {
+    let mut resp = S3Response::new(out);
+    if target.partial {
+        resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+    }
+    resp
+}
+
 impl<S: S3> SseLayer<S> {
     /// Looks an object up in the store and opens its keys (checking the customer key).
     pub(crate) async fn open_object<T>(
@@ -171,6 +222,20 @@ impl<S: S3> SseLayer<S> {
         bucket: &str,
         key: &str,
         customer: Option<&CustomerKey>,
+    ) -> Result<Opened, S3Error> {
+        self.open_object_as(req, bucket, key, customer, true).await
+    }
+
+    /// [`Self::open_object`]; without `with_keys`, an SSE-S3 or SSE-KMS object is described from
+    /// its record alone (no KMS call, nothing decrypted: what HEAD needs). SSE-C objects always
+    /// have their key checked.
+    async fn open_object_as<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+        key: &str,
+        customer: Option<&CustomerKey>,
+        with_keys: bool,
     ) -> Result<Opened, S3Error> {
         let mut head_req = S3Request {
             input: HeadObjectInput {
@@ -194,13 +259,19 @@ impl<S: S3> SseLayer<S> {
             .content_length
             .and_then(|l| u64::try_from(l).ok())
             .unwrap_or(0);
-        let object = self
-            .open_object_key(&record.sealing, bucket, key, customer)
-            .await?;
-        let layout = match &object {
-            Some(object) => Layout::encrypted(object, &record, stored_len)?,
-            None => Layout::plain(stored_len),
-        };
+        let layout =
+            if with_keys || matches!(record.sealing.kind, SseKind::Customer | SseKind::None) {
+                match self
+                    .open_object_key(&record.sealing, bucket, key, customer)
+                    .await?
+                {
+                    Some(object) => Layout::encrypted(&object, &record, stored_len)?,
+                    None => Layout::plain(stored_len),
+                }
+            } else {
+                super::keys::check_customer_key(record.sealing.kind, customer)?;
+                Layout::described(&record, stored_len)?
+            };
         let etag = record
             .etag
             .clone()
@@ -220,154 +291,111 @@ impl<S: S3> SseLayer<S> {
         })
     }
 
+    /// The common part of GetObject and HeadObject: the SSE-C key checked, the object opened
+    /// (`with_keys`: its data key unwrapped and header verified, which GET needs and HEAD needs
+    /// only for SSE-C), the conditions evaluated, and the range or part resolved.
+    #[allow(clippy::too_many_arguments)]
+    async fn prepare_read<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+        key: &str,
+        customer: CustomerHeaders<'_>,
+        conditions: Conditions<'_>,
+        range: Option<Range>,
+        part_number: Option<i32>,
+        checksum_mode: Option<&ChecksumMode>,
+        with_keys: bool,
+    ) -> Result<(Opened, Target, bool), S3Error> {
+        refuse_sse_on_read(&req.headers)?;
+        let customer = customer.parse(super::is_tls(req), self.config.allow_ssec_over_http)?;
+        let o = self
+            .open_object_as(req, bucket, key, customer.as_ref(), with_keys)
+            .await?;
+        check_conditions(
+            &o.etag,
+            o.head.last_modified.as_ref(),
+            conditions.if_match,
+            conditions.if_none_match,
+            conditions.if_modified_since,
+            conditions.if_unmodified_since,
+        )?;
+        let target = resolve_target(&o.layout, range, part_number)?;
+        let want_checksums =
+            checksum_mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED) && !target.partial;
+        Ok((o, target, want_checksums))
+    }
+
     pub(crate) async fn get(
         &self,
         mut req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        refuse_sse_on_read(&req.headers)?;
         let i = &req.input;
-        let customer = CustomerHeaders {
-            algorithm: i.sse_customer_algorithm.as_deref(),
-            key: i.sse_customer_key.as_deref(),
-            md5: i.sse_customer_key_md5.as_deref(),
-        }
-        .parse(super::is_tls(&req), self.config.allow_ssec_over_http)?;
         let (bucket, key) = (i.bucket.clone(), i.key.clone());
-        let o = self
-            .open_object(&req, &bucket, &key, customer.as_ref())
+        let (o, target, want_checksums) = self
+            .prepare_read(
+                &req,
+                &bucket,
+                &key,
+                CustomerHeaders {
+                    algorithm: i.sse_customer_algorithm.as_deref(),
+                    key: i.sse_customer_key.as_deref(),
+                    md5: i.sse_customer_key_md5.as_deref(),
+                },
+                Conditions {
+                    if_match: i.if_match.as_ref(),
+                    if_none_match: i.if_none_match.as_ref(),
+                    if_modified_since: i.if_modified_since.as_ref(),
+                    if_unmodified_since: i.if_unmodified_since.as_ref(),
+                },
+                i.range,
+                i.part_number,
+                i.checksum_mode.as_ref(),
+                true,
+            )
             .await?;
-        let i = &req.input;
-        check_conditions(
-            &o.etag,
-            o.head.last_modified.as_ref(),
-            i.if_match.as_ref(),
-            i.if_none_match.as_ref(),
-            i.if_modified_since.as_ref(),
-            i.if_unmodified_since.as_ref(),
-        )?;
-        let target = resolve_target(&o.layout, i.range, i.part_number)?;
-        let want_checksums = i
-            .checksum_mode
-            .as_ref()
-            .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
-            && !target.partial;
-        let len = target.end - target.start;
-
-        let body = Some(
-            self.plaintext_body(&req, &bucket, &key, &o, target.start, target.end)
-                .await?,
-        );
-        let h = o.head;
-        let mut out = GetObjectOutput {
-            body,
-            content_length: i64::try_from(len).ok(),
-            content_range: target.partial.then(|| {
-                format!(
-                    "bytes {}-{}/{}",
-                    target.start,
-                    target.end.saturating_sub(1),
-                    o.layout.size
-                )
-            }),
-            accept_ranges: Some("bytes".into()),
-            e_tag: Some(ETag::Strong(o.etag.clone())),
-            last_modified: h.last_modified,
-            content_type: h.content_type,
-            cache_control: h.cache_control,
-            content_disposition: h.content_disposition,
-            content_encoding: h.content_encoding,
-            content_language: h.content_language,
-            expires: h.expires,
-            metadata: user_metadata(h.metadata),
-            parts_count: target.parts_count,
-            version_id: h.version_id,
-            ..Default::default()
-        };
-        echo_sse!(out, o.echo);
-        if want_checksums {
-            let c = checksum_dto(&o.record.checksums);
-            out.checksum_crc32 = c.checksum_crc32;
-            out.checksum_crc32c = c.checksum_crc32c;
-            out.checksum_crc64nvme = c.checksum_crc64nvme;
-            out.checksum_sha1 = c.checksum_sha1;
-            out.checksum_sha256 = c.checksum_sha256;
-        }
+        let body = self
+            .plaintext_body(&req, &bucket, &key, &o, target.start, target.end)
+            .await?;
         super::request::wipe(&mut req.input.sse_customer_key);
-        let mut resp = S3Response::new(out);
-        if target.partial {
-            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
-        }
-        Ok(resp)
+        let out = read_output!(
+            GetObjectOutput { body: Some(body) },
+            o,
+            target,
+            want_checksums
+        );
+        Ok(read_response(out, &target))
     }
 
     pub(crate) async fn head(
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
-        refuse_sse_on_read(&req.headers)?;
         let i = &req.input;
-        let customer = CustomerHeaders {
-            algorithm: i.sse_customer_algorithm.as_deref(),
-            key: i.sse_customer_key.as_deref(),
-            md5: i.sse_customer_key_md5.as_deref(),
-        }
-        .parse(super::is_tls(&req), self.config.allow_ssec_over_http)?;
-        let o = self
-            .open_object(&req, &i.bucket, &i.key, customer.as_ref())
+        let (o, target, want_checksums) = self
+            .prepare_read(
+                &req,
+                &i.bucket,
+                &i.key,
+                CustomerHeaders {
+                    algorithm: i.sse_customer_algorithm.as_deref(),
+                    key: i.sse_customer_key.as_deref(),
+                    md5: i.sse_customer_key_md5.as_deref(),
+                },
+                Conditions {
+                    if_match: i.if_match.as_ref(),
+                    if_none_match: i.if_none_match.as_ref(),
+                    if_modified_since: i.if_modified_since.as_ref(),
+                    if_unmodified_since: i.if_unmodified_since.as_ref(),
+                },
+                i.range,
+                i.part_number,
+                i.checksum_mode.as_ref(),
+                false,
+            )
             .await?;
-        check_conditions(
-            &o.etag,
-            o.head.last_modified.as_ref(),
-            i.if_match.as_ref(),
-            i.if_none_match.as_ref(),
-            i.if_modified_since.as_ref(),
-            i.if_unmodified_since.as_ref(),
-        )?;
-        let target = resolve_target(&o.layout, i.range, i.part_number)?;
-        let want_checksums = i
-            .checksum_mode
-            .as_ref()
-            .is_some_and(|m| m.as_str() == ChecksumMode::ENABLED)
-            && !target.partial;
-        let h = o.head;
-        let mut out = HeadObjectOutput {
-            content_length: i64::try_from(target.end - target.start).ok(),
-            content_range: target.partial.then(|| {
-                format!(
-                    "bytes {}-{}/{}",
-                    target.start,
-                    target.end.saturating_sub(1),
-                    o.layout.size
-                )
-            }),
-            accept_ranges: Some("bytes".into()),
-            e_tag: Some(ETag::Strong(o.etag.clone())),
-            last_modified: h.last_modified,
-            content_type: h.content_type,
-            cache_control: h.cache_control,
-            content_disposition: h.content_disposition,
-            content_encoding: h.content_encoding,
-            content_language: h.content_language,
-            expires: h.expires,
-            metadata: user_metadata(h.metadata),
-            parts_count: target.parts_count,
-            version_id: h.version_id,
-            ..Default::default()
-        };
-        echo_sse!(out, o.echo);
-        if want_checksums {
-            let c = checksum_dto(&o.record.checksums);
-            out.checksum_crc32 = c.checksum_crc32;
-            out.checksum_crc32c = c.checksum_crc32c;
-            out.checksum_crc64nvme = c.checksum_crc64nvme;
-            out.checksum_sha1 = c.checksum_sha1;
-            out.checksum_sha256 = c.checksum_sha256;
-        }
-        let mut resp = S3Response::new(out);
-        if target.partial {
-            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
-        }
-        Ok(resp)
+        let out = read_output!(HeadObjectOutput {}, o, target, want_checksums);
+        Ok(read_response(out, &target))
     }
 
     /// The plaintext `start..end` of an opened object, as a body that releases only verified

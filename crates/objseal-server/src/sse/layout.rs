@@ -97,6 +97,58 @@ impl Layout {
         Ok(layout)
     }
 
+    /// An encrypted object described from its record alone — nothing unwrapped, nothing verified,
+    /// no KMS call — for HEAD, which reports sizes and part counts but returns no data. The
+    /// manifest's segment lengths are read unauthenticated; GET verifies them before any byte.
+    pub fn described(record: &ObjectRecord, stored_len: u64) -> Result<Self, S3Error> {
+        let header = record
+            .sealing
+            .header
+            .as_ref()
+            .ok_or_else(|| corrupt("missing header"))?;
+        let size = record.size.ok_or_else(|| corrupt("missing size"))?;
+        let Some(manifest) = record.manifest.as_deref().filter(|_| header.segmented) else {
+            let mut layout = Layout::plain(size);
+            layout.segments[0].ct_len = stored_len;
+            return Ok(layout);
+        };
+        // Magic (4) ‖ BE32 count ‖ count × (BE32 number ‖ 16-byte salt ‖ BE64 length) ‖ tag (32).
+        let entries = manifest
+            .get(8..manifest.len().saturating_sub(32))
+            .filter(|e| e.len() % 28 == 0)
+            .ok_or_else(|| corrupt("malformed manifest"))?;
+        let mut segments = Vec::with_capacity(entries.len() / 28);
+        let (mut pt, mut ct) = (0u64, 0u64);
+        for e in entries.chunks_exact(28) {
+            let mut len = [0u8; 8];
+            len.copy_from_slice(&e[20..28]);
+            let pt_len = u64::from_be_bytes(len);
+            let ct_len =
+                ciphertext_len(pt_len, header.chunk_log2).map_err(|_| corrupt("segment length"))?;
+            segments.push(Segment {
+                key: None,
+                pt_start: pt,
+                pt_len,
+                ct_start: ct,
+                ct_len,
+            });
+            pt = pt
+                .checked_add(pt_len)
+                .ok_or_else(|| corrupt("segment length"))?;
+            ct = ct
+                .checked_add(ct_len)
+                .ok_or_else(|| corrupt("segment length"))?;
+        }
+        if pt != size {
+            return Err(corrupt("manifest and size disagree"));
+        }
+        Ok(Layout {
+            segments,
+            size,
+            multipart: true,
+        })
+    }
+
     /// An unencrypted object of `size` bytes.
     pub fn plain(size: u64) -> Self {
         Layout {

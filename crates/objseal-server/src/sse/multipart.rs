@@ -21,7 +21,7 @@ use objseal_core::range::plaintext_len;
 use objseal_core::{ManifestKey, ObjectKey, SEGMENT_SALT_LEN};
 
 use super::SseLayer;
-use super::checksum::{BodyChecks, checksum_dto};
+use super::checksum::{BodyChecks, checksum_dto, set_checksums};
 use super::echo::{SseEcho, echo_sse};
 use super::errors::{corrupt, internal, invalid_argument};
 use super::put::scrub_headers;
@@ -295,13 +295,9 @@ impl<S: S3> SseLayer<S> {
             .await?;
         let mut out = UploadPartOutput {
             e_tag: Some(ETag::Strong(etag)),
-            checksum_crc32: c.checksum_crc32,
-            checksum_crc32c: c.checksum_crc32c,
-            checksum_crc64nvme: c.checksum_crc64nvme,
-            checksum_sha1: c.checksum_sha1,
-            checksum_sha256: c.checksum_sha256,
             ..Default::default()
         };
+        set_checksums!(out, c);
         echo_sse!(out, echo);
         Ok(S3Response::new(out))
     }

@@ -7,7 +7,7 @@ use s3s::dto::{PutObjectInput, PutObjectOutput, StreamingBlob};
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::SseLayer;
-use super::checksum::{BodyChecks, BodyDigests, checksum_dto};
+use super::checksum::{BodyChecks, BodyDigests, checksum_dto, set_checksums};
 use super::echo::{SseEcho, echo_sse};
 use super::errors::internal;
 use super::record::{CHECKSUM_PREFIX, ETAG, SIZE, Sealing, SseKind, check_user_metadata};
@@ -119,12 +119,7 @@ impl<S: S3> SseLayer<S> {
         out.ssekms_encryption_context = echo
             .kms_context
             .filter(|_| !stored.sealing.kms_context.is_empty());
-        let c = checksum_dto(&stored.digests.checksums);
-        out.checksum_crc32 = c.checksum_crc32;
-        out.checksum_crc32c = c.checksum_crc32c;
-        out.checksum_crc64nvme = c.checksum_crc64nvme;
-        out.checksum_sha1 = c.checksum_sha1;
-        out.checksum_sha256 = c.checksum_sha256;
+        set_checksums!(out, checksum_dto(&stored.digests.checksums));
         Ok(S3Response::new(out))
     }
 

@@ -90,6 +90,16 @@ async fn sse_kms_through_a_remote_kms() {
 
     // The KMS disables the key: the object no longer reads; enabled again, it does.
     local.disable_key(&photos.key_id).await.unwrap();
+    // HEAD reads only the record: no KMS call, so it still answers (as on Amazon S3).
+    let head = c
+        .head_object()
+        .bucket("remote")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_length(), Some(plain.len() as i64));
+    assert_eq!(head.ssekms_key_id(), Some(photos.arn.as_str()));
     assert_refused!(
         c.get_object().bucket("remote").key("k").send().await,
         "KMS.DisabledException",
