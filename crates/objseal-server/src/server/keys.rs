@@ -24,6 +24,8 @@ pub const ROOT_KEY_FILE: &str = "root.key";
 pub const KEYSTORE_PATH: &str = "kms/keys.store";
 /// The HKDF-SHA-256 `info` that derives the SSE-S3 key-encryption key from the root key.
 pub const SSE_S3_KEK_LABEL: &[u8] = b"objseal/server/sse-s3-kek/v1";
+/// The HKDF info that derives the key authenticating multipart upload ids from the root key.
+pub const UPLOAD_ID_KEY_LABEL: &[u8] = b"objseal/server/upload-id/v1";
 /// The key id the SSE-S3 key-encryption key is recorded under in wrapped keys.
 pub const SSE_S3_KEK_ID: &str = "objseal-sse-s3";
 /// The principal the server's own KMS calls are recorded under in the keystore's audit log.
@@ -85,6 +87,16 @@ pub(crate) fn sse_s3_kek(root: &RootKey) -> Result<LocalKek, ServerError> {
         .unwrap_or_else(|_| unreachable!("32 bytes are a valid HKDF-SHA-256 output length"));
     LocalKek::new(Kek::from_bytes(*okm), SSE_S3_KEK_ID, 1)
         .map_err(|e| ServerError::Config(format!("the SSE-S3 key-encryption key: {e}")))
+}
+
+/// The key that authenticates multipart upload ids: HKDF-SHA-256 of the root key with
+/// [`UPLOAD_ID_KEY_LABEL`].
+pub(crate) fn upload_id_key(root: &RootKey) -> Zeroizing<[u8; 32]> {
+    let hkdf = Hkdf::<Sha256>::new(None, root.expose_secret());
+    let mut okm = Zeroizing::new([0u8; 32]);
+    hkdf.expand(UPLOAD_ID_KEY_LABEL, &mut okm[..])
+        .unwrap_or_else(|_| unreachable!("32 bytes are a valid HKDF-SHA-256 output length"));
+    okm
 }
 
 /// Which KMS serves SSE-KMS, for logs and the operator's printout.

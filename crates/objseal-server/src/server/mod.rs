@@ -110,13 +110,21 @@ impl Server {
             keys::root_key(&config.data_dir, config.root_key.as_ref())?;
         let credentials = credentials::load_or_create(&config.data_dir, &config.access_keys)?;
         let sse_s3 = keys::sse_s3_kek(&root_key)?;
+        let upload_id_key = keys::upload_id_key(&root_key);
         let (kms, kms_kind) = keys::open_kms(&config, &root_key).await?;
         drop(root_key);
         let default_kms_key_arn =
             keys::ensure_default_key(kms.as_ref(), &config.sse.default_kms_key).await?;
 
         let metrics = Arc::new(Metrics::default());
-        let layer = SseLayer::new(store, kms, sse_s3, config.sse.clone(), Arc::clone(&metrics));
+        let layer = SseLayer::new(
+            store,
+            kms,
+            sse_s3,
+            *upload_id_key,
+            config.sse.clone(),
+            Arc::clone(&metrics),
+        );
         let mut auth = SimpleAuth::new();
         for key in &credentials.keys {
             auth.register(key.id.clone(), key.secret.as_str().into());

@@ -165,22 +165,34 @@ pub(crate) fn check_customer_key(
     }
 }
 
-/// The context a manifest key is wrapped under: the object's, told apart from its data key's.
-fn manifest_key_context(bucket: &str, key: &str) -> Result<[u8; 32], S3Error> {
+/// The context a manifest key is wrapped under: the object's and its header's (so the wrap
+/// serves this one upload), told apart from its data key's.
+fn manifest_key_context(
+    bucket: &str,
+    key: &str,
+    header: &objseal_core::Header,
+) -> Result<[u8; 32], S3Error> {
     let arn = format!("arn:aws:s3:::{bucket}/{key}");
-    context_hash(&[("aws:s3:arn", &arn), ("objseal:wrapped", "manifest-key")])
-        .map_err(|_| internal("manifest key context"))
+    let tag = hex::encode(header.tag);
+    context_hash(&[
+        ("aws:s3:arn", &arn),
+        ("objseal:wrapped", "manifest-key"),
+        ("objseal:header-tag", &tag),
+    ])
+    .map_err(|_| internal("manifest key context"))
 }
 
 impl<S> SseLayer<S> {
-    /// Wraps an upload's manifest key under the server's own key, bound to the object.
+    /// Wraps an upload's manifest key under the server's own key, bound to the object and its
+    /// header (so to this one upload).
     pub(crate) fn wrap_manifest_key(
         &self,
-        mk: &ManifestKey,
+        object: &ObjectKey,
         bucket: &str,
         key: &str,
     ) -> Result<Vec<u8>, S3Error> {
-        let ctx = manifest_key_context(bucket, key)?;
+        let ctx = manifest_key_context(bucket, key, object.header())?;
+        let mk = object.manifest_key();
         let mut salt = [0u8; 32];
         getrandom::fill(&mut salt).map_err(|_| internal("random source"))?;
         let mut out = vec![0u8; MAX_WRAPPED_KEY_LEN];
@@ -199,8 +211,9 @@ impl<S> SseLayer<S> {
         blob: &[u8],
         bucket: &str,
         key: &str,
+        header: &objseal_core::Header,
     ) -> Result<ManifestKey, S3Error> {
-        let ctx = manifest_key_context(bucket, key)?;
+        let ctx = manifest_key_context(bucket, key, header)?;
         let no_such_upload = || S3Error::new(s3s::S3ErrorCode::NoSuchUpload);
         let blob = WrappedKey::parse(blob).map_err(|_| no_such_upload())?;
         let dek = self

@@ -62,24 +62,35 @@ pub struct SseLayer<S> {
     inner: S,
     kms: Arc<dyn Kms>,
     sse_s3: Arc<LocalKek>,
+    upload_id_key: zeroize::Zeroizing<[u8; 32]>,
     config: SseConfig,
     metrics: Arc<Metrics>,
 }
 
 impl<S> SseLayer<S> {
     /// Wraps `inner`. `kms` serves SSE-KMS; `sse_s3` is the server's own key-encryption key for
-    /// SSE-S3 (never shown to users); `metrics` counts what the layer does.
+    /// SSE-S3 (never shown to users); `upload_id_key` authenticates the multipart upload ids it
+    /// hands out (servers sharing a store must share it, as they share `sse_s3`); `metrics`
+    /// counts what the layer does. A `config` out of range is brought into range (chunk size
+    /// 4 KiB..=16 MiB, at least one chunk per batch).
     pub fn new(
         inner: S,
         kms: Arc<dyn Kms>,
         sse_s3: LocalKek,
-        config: SseConfig,
+        upload_id_key: [u8; 32],
+        mut config: SseConfig,
         metrics: Arc<Metrics>,
     ) -> Self {
+        config.chunk_log2 = config.chunk_log2.clamp(
+            objseal_core::format::header::MIN_CHUNK_LOG2,
+            objseal_core::format::header::MAX_CHUNK_LOG2,
+        );
+        config.batch_chunks = config.batch_chunks.clamp(1, 4096);
         Self {
             inner,
             kms,
             sse_s3: Arc::new(sse_s3),
+            upload_id_key: zeroize::Zeroizing::new(upload_id_key),
             config,
             metrics,
         }
@@ -88,6 +99,15 @@ impl<S> SseLayer<S> {
     /// The inner store.
     pub fn inner(&self) -> &S {
         &self.inner
+    }
+
+    /// What this server's upload ids for `bucket`/`object` are bound to.
+    fn id_binding<'a>(&'a self, bucket: &'a str, object: &'a str) -> upload_id::IdBinding<'a> {
+        upload_id::IdBinding {
+            key: &self.upload_id_key,
+            bucket,
+            object,
+        }
     }
 }
 

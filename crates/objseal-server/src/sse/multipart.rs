@@ -111,7 +111,7 @@ impl<S: S3> SseLayer<S> {
         {
             // Completion may come without the customer key: keep the manifest key for it.
             Some((object, sealing)) if sealing.kind == SseKind::Customer => {
-                let mk = self.wrap_manifest_key(&object.manifest_key(), &i.bucket, &i.key)?;
+                let mk = self.wrap_manifest_key(&object, &i.bucket, &i.key)?;
                 (sealing, mk)
             }
             Some((_, sealing)) => (sealing, Vec::new()),
@@ -136,6 +136,7 @@ impl<S: S3> SseLayer<S> {
         i.checksum_algorithm = None;
         i.checksum_type = None;
         scrub_headers(&mut req.headers);
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let inner = self.inner.create_multipart_upload(req).await?.output;
         let inner_id = inner
             .upload_id
@@ -143,7 +144,12 @@ impl<S: S3> SseLayer<S> {
         let mut out = CreateMultipartUploadOutput {
             bucket: inner.bucket,
             key: inner.key,
-            upload_id: Some(upload_id::encode(&inner_id, &sealing, &manifest_key)),
+            upload_id: Some(upload_id::encode(
+                &inner_id,
+                &sealing,
+                &manifest_key,
+                &self.id_binding(&bucket, &key),
+            )?),
             ..Default::default()
         };
         let echo = SseEcho::of(&sealing, customer_md5.as_deref());
@@ -170,7 +176,7 @@ impl<S: S3> SseLayer<S> {
     ) -> Result<(String, SseEcho, s3s::dto::Checksum), S3Error> {
         let upload_id::Upload {
             inner_id, sealing, ..
-        } = upload_id::decode(upload)?;
+        } = upload_id::decode(upload, &self.id_binding(bucket, key))?;
         let number = u32::try_from(part_number)
             .ok()
             .filter(|n| (1..=10_000).contains(n))
@@ -423,7 +429,7 @@ impl<S: S3> SseLayer<S> {
             inner_id,
             sealing,
             manifest_key,
-        } = upload_id::decode(&i.upload_id)?;
+        } = upload_id::decode(&i.upload_id, &self.id_binding(&i.bucket, &i.key))?;
         // Amazon S3 does not require the customer key here (and rclone never sends it); when it
         // comes, it must be the upload's.
         let customer = CustomerHeaders {
@@ -434,17 +440,18 @@ impl<S: S3> SseLayer<S> {
         .parse(super::is_tls(&req), self.config.allow_ssec_over_http)?;
         let signer = match (sealing.kind, customer) {
             (SseKind::None, None) => None,
-            (SseKind::Customer, None) if manifest_key.is_empty() => {
-                // An id from ListMultipartUploads carries no manifest key: the customer key must come.
-                return Err(super::errors::invalid_request(
-                    "This upload id needs the SSE-C customer key to complete; send the x-amz-server-side-encryption-customer-* headers.",
-                ));
+            (SseKind::Customer, None) => {
+                let header = sealing
+                    .header
+                    .as_ref()
+                    .ok_or_else(|| internal("upload header"))?;
+                Some(ManifestSigner::Key(self.unwrap_manifest_key(
+                    &manifest_key,
+                    &i.bucket,
+                    &i.key,
+                    header,
+                )?))
             }
-            (SseKind::Customer, None) => Some(ManifestSigner::Key(self.unwrap_manifest_key(
-                &manifest_key,
-                &i.bucket,
-                &i.key,
-            )?)),
             (_, customer) => {
                 let customer = customer_for_upload(&sealing, customer)?;
                 self.upload_keys(&sealing, &i.bucket, &i.key, customer.as_ref())
@@ -595,7 +602,8 @@ impl<S: S3> SseLayer<S> {
         mut req: S3Request<ListPartsInput>,
     ) -> S3Result<S3Response<ListPartsOutput>> {
         let outer = req.input.upload_id.clone();
-        let (inner_id, sealing) = match upload_id::decode(&outer) {
+        let binding = self.id_binding(&req.input.bucket, &req.input.key);
+        let (inner_id, sealing) = match upload_id::decode(&outer, &binding) {
             Ok(u) => (u.inner_id, u.sealing),
             // A bare store id (from ListMultipartUploads): sizes as stored.
             Err(_) => (outer.clone(), Sealing::none()),
@@ -630,23 +638,35 @@ impl<S: S3> SseLayer<S> {
         let Some(meta) = resp.extensions.remove::<crate::internal::UploadsMetadata>() else {
             return Ok(resp);
         };
-        let outer = |inner: &str| -> Option<String> {
+        let bucket = resp.output.bucket.clone().unwrap_or_default();
+        let outer = |inner: &str, key: &str| -> Option<String> {
             let m = meta.0.get(inner)?;
             let sealing = Sealing::from_metadata(m).ok()?;
             let mk = match m.get(UPLOAD_MANIFEST_KEY) {
                 Some(h) => hex::decode(h).ok()?,
                 None => Vec::new(),
             };
-            Some(upload_id::encode(inner, &sealing, &mk))
+            upload_id::encode(inner, &sealing, &mk, &self.id_binding(&bucket, key)).ok()
         };
         let out = &mut resp.output;
         for u in out.uploads.iter_mut().flatten() {
-            if let Some(id) = u.upload_id.as_deref().and_then(outer) {
-                u.upload_id = Some(id);
+            let id = match (u.upload_id.as_deref(), u.key.as_deref()) {
+                (Some(id), Some(key)) => outer(id, key),
+                _ => None,
+            };
+            if id.is_some() {
+                u.upload_id = id;
             }
         }
-        if let Some(id) = out.next_upload_id_marker.as_deref().and_then(outer) {
-            out.next_upload_id_marker = Some(id);
+        let next = match (
+            out.next_upload_id_marker.as_deref(),
+            out.next_key_marker.as_deref(),
+        ) {
+            (Some(id), Some(key)) => outer(id, key),
+            _ => None,
+        };
+        if next.is_some() {
+            out.next_upload_id_marker = next;
         }
         Ok(resp)
     }

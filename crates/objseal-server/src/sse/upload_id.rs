@@ -9,7 +9,12 @@
 //! ```text
 //! state = 0x01 ‖ kind (1) ‖ bucket_key (1)
 //!         [ header (104) ‖ u16 len ‖ wrapped key ‖ u16 len ‖ KMS context JSON ‖ u16 len ‖ wrapped manifest key ]
+//!         ‖ tag (16)
 //! ```
+//!
+//! The state ends in a 16-byte tag: HMAC-SHA-256 under the server's upload-id key (derived from
+//! its root key) of the store's id, the bucket, the object key and the state, so a client can
+//! neither forge a state (one that turns encryption off, say) nor move one to another upload.
 //!
 //! The wrapped manifest key is there for SSE-C uploads only: Amazon S3 does not require the
 //! customer key on CompleteMultipartUpload (rclone and older SDKs never send it), yet the manifest
@@ -18,9 +23,11 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use hmac::{Hmac, KeyInit, Mac};
 use objseal_core::format::wrapped_key::WrappedKey;
 use objseal_core::{HEADER_LEN, Header};
 use s3s::{S3Error, S3ErrorCode};
+use sha2::Sha256;
 
 use super::record::{Sealing, SseKind};
 
@@ -33,8 +40,44 @@ fn no_such_upload() -> S3Error {
     )
 }
 
+/// What an upload id is bound to: the server's key and the object it will become.
+pub(crate) struct IdBinding<'a> {
+    pub key: &'a [u8; 32],
+    pub bucket: &'a str,
+    pub object: &'a str,
+}
+
+const TAG_LEN: usize = 16;
+
+impl IdBinding<'_> {
+    fn mac(&self, inner_id: &str, state: &[u8]) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(b"objseal upload id v1\0");
+        for part in [
+            inner_id.as_bytes(),
+            self.bucket.as_bytes(),
+            self.object.as_bytes(),
+        ] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac.update(state);
+        mac
+    }
+}
+
 /// The client's id for an upload; `manifest_key` is the wrapped manifest key (SSE-C) or empty.
-pub(crate) fn encode(inner_id: &str, sealing: &Sealing, manifest_key: &[u8]) -> String {
+///
+/// # Errors
+/// `InvalidArgument` when a part does not fit its 16-bit length (a KMS context that large is
+/// refused before this, so it is not expected).
+pub(crate) fn encode(
+    inner_id: &str,
+    sealing: &Sealing,
+    manifest_key: &[u8],
+    binding: &IdBinding<'_>,
+) -> Result<String, S3Error> {
     let mut state = vec![VERSION];
     state.push(match sealing.kind {
         SseKind::None => 0,
@@ -51,11 +94,16 @@ pub(crate) fn encode(inner_id: &str, sealing: &Sealing, manifest_key: &[u8]) -> 
             serde_json::to_vec(&sealing.kms_context).unwrap_or_default()
         };
         for part in [sealing.wrapped.as_slice(), ctx.as_slice(), manifest_key] {
-            state.extend_from_slice(&(part.len() as u16).to_be_bytes());
+            let len = u16::try_from(part.len()).map_err(|_| {
+                super::errors::invalid_argument("The upload's encryption parameters are too large.")
+            })?;
+            state.extend_from_slice(&len.to_be_bytes());
             state.extend_from_slice(part);
         }
     }
-    format!("{inner_id}.{}", B64URL.encode(state))
+    let tag = binding.mac(inner_id, &state).finalize().into_bytes();
+    state.extend_from_slice(&tag[..TAG_LEN]);
+    Ok(format!("{inner_id}.{}", B64URL.encode(state)))
 }
 
 /// A client's upload id, decoded.
@@ -68,11 +116,21 @@ pub(crate) struct Upload {
     pub manifest_key: Vec<u8>,
 }
 
-/// Decodes a client's upload id (`NoSuchUpload` if malformed).
-pub(crate) fn decode(id: &str) -> Result<Upload, S3Error> {
+/// Decodes a client's upload id for the object of `binding` (`NoSuchUpload` if it is malformed,
+/// forged, or another object's).
+pub(crate) fn decode(id: &str, binding: &IdBinding<'_>) -> Result<Upload, S3Error> {
     let (inner, state) = id.rsplit_once('.').ok_or_else(no_such_upload)?;
     let state = B64URL.decode(state).map_err(|_| no_such_upload())?;
-    let (sealing, manifest_key) = parse_state(&state).ok_or_else(no_such_upload)?;
+    let split = state
+        .len()
+        .checked_sub(TAG_LEN)
+        .ok_or_else(no_such_upload)?;
+    let (state, tag) = state.split_at(split);
+    binding
+        .mac(inner, state)
+        .verify_truncated_left(tag)
+        .map_err(|_| no_such_upload())?;
+    let (sealing, manifest_key) = parse_state(state).ok_or_else(no_such_upload)?;
     Ok(Upload {
         inner_id: inner.to_owned(),
         sealing,
@@ -141,22 +199,51 @@ fn parse_state(s: &[u8]) -> Option<(Sealing, Vec<u8>)> {
 mod tests {
     use super::*;
 
+    const KEY: [u8; 32] = [7; 32];
+    fn binding(object: &str) -> IdBinding<'_> {
+        IdBinding {
+            key: &KEY,
+            bucket: "b",
+            object,
+        }
+    }
+
     #[test]
-    fn garbage_is_no_such_upload() {
-        for id in ["", "abc", "abc.", "abc.!!!", "abc.AQ", "abc.AQQA"] {
+    fn garbage_forgeries_and_moved_ids_are_no_such_upload() {
+        for id in [
+            "", "abc", "abc.", "abc.!!!", "abc.AQ", "abc.AQQA", "abc.AQAA",
+        ] {
             assert_eq!(
-                decode(id).unwrap_err().code().as_str(),
+                decode(id, &binding("k")).unwrap_err().code().as_str(),
                 "NoSuchUpload",
                 "{id}"
             );
         }
-        let plain = encode("inner", &Sealing::none(), &[]);
-        let u = decode(&plain).unwrap();
+        let plain = encode("inner", &Sealing::none(), &[], &binding("k")).unwrap();
+        let u = decode(&plain, &binding("k")).unwrap();
         assert_eq!(
             (u.inner_id.as_str(), u.sealing.kind),
             ("inner", SseKind::None)
         );
         assert_eq!(inner_id(&plain), "inner");
         assert_eq!(inner_id("bare"), "bare");
+        // Another object, another store id, another key: refused.
+        assert!(decode(&plain, &binding("other")).is_err());
+        assert!(decode(&plain.replacen("inner", "inneR", 1), &binding("k")).is_err());
+        let other_key = IdBinding {
+            key: &[8; 32],
+            bucket: "b",
+            object: "k",
+        };
+        assert!(decode(&plain, &other_key).is_err());
+        // Any bit of the state flipped: refused.
+        let (inner, state) = plain.rsplit_once('.').unwrap();
+        let bytes = B64URL.decode(state).unwrap();
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 1;
+            let forged = format!("{inner}.{}", B64URL.encode(&b));
+            assert!(decode(&forged, &binding("k")).is_err(), "byte {i}");
+        }
     }
 }

@@ -321,6 +321,20 @@ async fn ssec_parts_need_the_uploads_key_and_small_parts_are_refused() {
         "EntityTooSmall",
         400
     );
+    // A forged state (kind "none": no encryption) on the real store id is no upload at all.
+    let forged = format!("{}.AQAA", id.rsplit_once('.').unwrap().0);
+    assert_refused!(
+        c.upload_part()
+            .bucket("mpu")
+            .key("c")
+            .upload_id(&forged)
+            .part_number(1)
+            .body(body(b"x"))
+            .send()
+            .await,
+        "NoSuchUpload",
+        404
+    );
     // Abort; the upload is gone.
     c.abort_multipart_upload()
         .bucket("mpu")
