@@ -199,6 +199,46 @@ pub(crate) fn checksum_dto(map: &BTreeMap<String, String>) -> Checksum {
     }
 }
 
+/// The segment number whose key seals an encrypted object's checksums: never a body segment
+/// (those are 0 and the part numbers 1..=10000), so its key is used for this one message.
+const CHECKSUM_SEGMENT: u32 = u32::MAX;
+
+/// An encrypted object's plaintext checksums, sealed under a key of the object (chunk 0, final,
+/// of segment `u32::MAX` with a zero salt): stored in clear they would confirm guesses of the
+/// plaintext, as an MD5 ETag would (FORMAT.md §15).
+pub(crate) fn seal_checksums(
+    object: &objseal_core::ObjectKey,
+    checksums: &BTreeMap<String, String>,
+) -> Result<String, S3Error> {
+    let key = object.segment_key(CHECKSUM_SEGMENT, &[0; objseal_core::SEGMENT_SALT_LEN]);
+    let mut buf =
+        serde_json::to_vec(checksums).map_err(|_| super::errors::internal("checksums"))?;
+    let tag = key
+        .seal_chunk(0, true, &mut buf)
+        .map_err(|_| super::errors::internal("sealing checksums"))?;
+    buf.extend_from_slice(&tag);
+    Ok(B64.encode(buf))
+}
+
+/// [`seal_checksums`] undone; a blob that does not open is a corrupt object.
+pub(crate) fn open_checksums(
+    object: &objseal_core::ObjectKey,
+    sealed: &str,
+) -> Result<BTreeMap<String, String>, S3Error> {
+    let corrupt = || super::errors::corrupt("sealed checksums");
+    let mut buf = B64.decode(sealed).map_err(|_| corrupt())?;
+    let at = buf
+        .len()
+        .checked_sub(objseal_core::gcm::TAG_LEN)
+        .ok_or_else(corrupt)?;
+    let tag: objseal_core::gcm::Tag = buf[at..].try_into().map_err(|_| corrupt())?;
+    buf.truncate(at);
+    let key = object.segment_key(CHECKSUM_SEGMENT, &[0; objseal_core::SEGMENT_SALT_LEN]);
+    key.open_chunk(0, true, &mut buf, &tag)
+        .map_err(|_| corrupt())?;
+    serde_json::from_slice(&buf).map_err(|_| corrupt())
+}
+
 /// Sets the five checksum fields of an S3 output from a [`Checksum`].
 macro_rules! set_checksums {
     ($out:expr, $c:expr) => {{

@@ -1,6 +1,7 @@
 //! GetObject and HeadObject: the SSE-C rules, conditional requests, ranges and part numbers in
 //! plaintext terms, and bodies opened chunk by chunk with every tag verified before release.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use s3s::dto::{
@@ -156,6 +157,8 @@ pub(crate) fn check_conditions(
 
 /// An object found and, when encrypted, opened: what reads need.
 pub(crate) struct Opened {
+    /// The plaintext's checksums (opened, for encrypted objects; empty when not asked for).
+    pub checksums: BTreeMap<String, String>,
     pub record: ObjectRecord,
     pub head: HeadObjectOutput,
     pub layout: Layout,
@@ -199,7 +202,7 @@ macro_rules! read_output {
         };
         echo_sse!(out, o.echo);
         if $checksums {
-            set_checksums!(out, checksum_dto(&o.record.checksums));
+            set_checksums!(out, checksum_dto(&o.checksums));
         }
         out
     }};
@@ -259,18 +262,24 @@ impl<S: S3> SseLayer<S> {
             .content_length
             .and_then(|l| u64::try_from(l).ok())
             .unwrap_or(0);
-        let layout =
+        let (layout, checksums) =
             if with_keys || matches!(record.sealing.kind, SseKind::Customer | SseKind::None) {
                 match self
                     .open_object_key(&record.sealing, bucket, key, customer)
                     .await?
                 {
-                    Some(object) => Layout::encrypted(&object, &record, stored_len)?,
-                    None => Layout::plain(stored_len),
+                    Some(object) => {
+                        let checksums = match &record.sealed_checksums {
+                            Some(sealed) => super::checksum::open_checksums(&object, sealed)?,
+                            None => BTreeMap::new(),
+                        };
+                        (Layout::encrypted(&object, &record, stored_len)?, checksums)
+                    }
+                    None => (Layout::plain(stored_len), record.checksums.clone()),
                 }
             } else {
                 super::keys::check_customer_key(record.sealing.kind, customer)?;
-                Layout::described(&record, stored_len)?
+                (Layout::described(&record, stored_len)?, BTreeMap::new())
             };
         let etag = record
             .etag
@@ -288,6 +297,7 @@ impl<S: S3> SseLayer<S> {
             layout,
             etag,
             echo,
+            checksums,
         })
     }
 
@@ -309,8 +319,10 @@ impl<S: S3> SseLayer<S> {
     ) -> Result<(Opened, Target, bool), S3Error> {
         refuse_sse_on_read(&req.headers)?;
         let customer = customer.parse(super::is_tls(req), self.config.allow_ssec_over_http)?;
+        let want = checksum_mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED);
+        // Checksums of encrypted objects are sealed: asking for them takes the keys.
         let o = self
-            .open_object_as(req, bucket, key, customer.as_ref(), with_keys)
+            .open_object_as(req, bucket, key, customer.as_ref(), with_keys || want)
             .await?;
         check_conditions(
             &o.etag,
@@ -321,8 +333,7 @@ impl<S: S3> SseLayer<S> {
             conditions.if_unmodified_since,
         )?;
         let target = resolve_target(&o.layout, range, part_number)?;
-        let want_checksums =
-            checksum_mode.is_some_and(|m| m.as_str() == ChecksumMode::ENABLED) && !target.partial;
+        let want_checksums = want && !target.partial;
         Ok((o, target, want_checksums))
     }
 

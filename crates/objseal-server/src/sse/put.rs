@@ -10,7 +10,9 @@ use super::SseLayer;
 use super::checksum::{BodyChecks, BodyDigests, checksum_dto, set_checksums};
 use super::echo::{SseEcho, echo_sse};
 use super::errors::internal;
-use super::record::{CHECKSUM_PREFIX, ETAG, SIZE, Sealing, SseKind, check_user_metadata};
+use super::record::{
+    CHECKSUM_PREFIX, ETAG, SEALED_CHECKSUMS, SIZE, Sealing, SseKind, check_user_metadata,
+};
 use super::request::{CustomerHeaders, SseChoice, WriteSseHeaders};
 use super::seal_body::{SealPlan, seal_body};
 use crate::internal::LateMetadata;
@@ -134,10 +136,15 @@ impl<S: S3> SseLayer<S> {
         checks: BodyChecks,
     ) -> Result<Stored, S3Error> {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let mut checksum_sealer = None;
         let (segment_key, sealing) = match self.new_object_key(choice, &bucket, &key, false).await?
         {
             Some((object, sealing)) => (
-                Some(object.body_key().map_err(|_| internal("body key"))?),
+                {
+                    let body_key = object.body_key().map_err(|_| internal("body key"))?;
+                    checksum_sealer = Some(object);
+                    Some(body_key)
+                },
                 sealing,
             ),
             None => (None, Sealing::none()),
@@ -157,8 +164,19 @@ impl<S: S3> SseLayer<S> {
                 let mut m = HashMap::new();
                 m.insert(SIZE.to_owned(), len.to_string());
                 m.insert(ETAG.to_owned(), etag.clone());
-                for (alg, v) in &d.checksums {
-                    m.insert(format!("{CHECKSUM_PREFIX}{alg}"), v.clone());
+                match &checksum_sealer {
+                    // Encrypted objects keep their checksums sealed; a failure to seal leaves
+                    // them out (the write itself stands).
+                    Some(object) => {
+                        if let Ok(sealed) = super::checksum::seal_checksums(object, &d.checksums) {
+                            m.insert(SEALED_CHECKSUMS.to_owned(), sealed);
+                        }
+                    }
+                    None => {
+                        for (alg, v) in &d.checksums {
+                            m.insert(format!("{CHECKSUM_PREFIX}{alg}"), v.clone());
+                        }
+                    }
                 }
                 *etag_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(etag);
                 late.set(m);

@@ -23,6 +23,8 @@ pub(crate) const SIZE: &str = crate::internal::LATE_SIZE;
 pub(crate) const ETAG: &str = crate::internal::LATE_ETAG;
 pub(crate) const MANIFEST: &str = "objseal-manifest";
 pub(crate) const CHECKSUM_PREFIX: &str = "objseal-checksum-";
+/// An encrypted object's checksums, sealed (see `checksum::seal_checksums`).
+pub(crate) const SEALED_CHECKSUMS: &str = "objseal-checksums";
 /// A pending SSE-C upload's wrapped manifest key (blanked when the upload completes).
 pub(crate) const UPLOAD_MANIFEST_KEY: &str = "objseal-upload-manifest-key";
 
@@ -149,8 +151,11 @@ pub(crate) struct ObjectRecord {
     pub etag: Option<String>,
     /// Multipart manifest bytes.
     pub manifest: Option<Vec<u8>>,
-    /// Checksums of the plaintext: algorithm name (e.g. `crc32`) → base64 value.
+    /// Checksums of the plaintext of an unencrypted object: algorithm name (e.g. `crc32`) →
+    /// base64 value.
     pub checksums: BTreeMap<String, String>,
+    /// An encrypted object's checksums, sealed.
+    pub sealed_checksums: Option<String>,
 }
 
 impl ObjectRecord {
@@ -185,6 +190,7 @@ impl ObjectRecord {
             etag: meta.get(ETAG).cloned(),
             manifest,
             checksums,
+            sealed_checksums: meta.get(SEALED_CHECKSUMS).cloned(),
         })
     }
 }

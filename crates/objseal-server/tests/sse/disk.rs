@@ -82,6 +82,16 @@ async fn no_plaintext_and_no_customer_key_on_disk() {
     files(dir.path(), &mut all);
     assert!(all.len() > 4);
     let key_hex = hex::encode(ck.raw);
+    // Checksums of the plaintext (the SDK's CRC32, the server's default CRC64NVME) are kept
+    // only sealed.
+    let (crc32, crc64) = {
+        use s3s::crypto::Checksum as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        (
+            b64.encode(s3s::crypto::Crc32::checksum(&plain)),
+            b64.encode(s3s::crypto::Crc64Nvme::checksum(&plain)),
+        )
+    };
     let needles: Vec<(&str, Vec<u8>)> = vec![
         ("plaintext", marker[..24].to_vec()),
         ("customer key", ck.raw.to_vec()),
