@@ -30,6 +30,14 @@ pub(crate) struct Target {
     pub parts_count: Option<i32>,
 }
 
+/// The object was replaced between reading its metadata and its bytes.
+pub(crate) fn changed() -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::SlowDown,
+        "The object changed while it was being read; please retry.",
+    )
+}
+
 fn invalid_range(size: u64) -> S3Error {
     let mut e = S3Error::with_message(
         S3ErrorCode::InvalidRange,
@@ -341,33 +349,42 @@ impl<S: S3> SseLayer<S> {
         &self,
         mut req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        let i = &req.input;
-        let (bucket, key) = (i.bucket.clone(), i.key.clone());
-        let (o, target, want_checksums) = self
-            .prepare_read(
-                &req,
-                &bucket,
-                &key,
-                CustomerHeaders {
-                    algorithm: i.sse_customer_algorithm.as_deref(),
-                    key: i.sse_customer_key.as_deref(),
-                    md5: i.sse_customer_key_md5.as_deref(),
-                },
-                Conditions {
-                    if_match: i.if_match.as_ref(),
-                    if_none_match: i.if_none_match.as_ref(),
-                    if_modified_since: i.if_modified_since.as_ref(),
-                    if_unmodified_since: i.if_unmodified_since.as_ref(),
-                },
-                i.range,
-                i.part_number,
-                i.checksum_mode.as_ref(),
-                true,
-            )
-            .await?;
-        let body = self
-            .plaintext_body(&req, &bucket, &key, &o, target.start, target.end)
-            .await?;
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        // A concurrent overwrite between the metadata and the bytes: read the new version.
+        let mut attempts = 0;
+        let (o, target, want_checksums, body) = loop {
+            let i = &req.input;
+            let (o, target, want_checksums) = self
+                .prepare_read(
+                    &req,
+                    &bucket,
+                    &key,
+                    CustomerHeaders {
+                        algorithm: i.sse_customer_algorithm.as_deref(),
+                        key: i.sse_customer_key.as_deref(),
+                        md5: i.sse_customer_key_md5.as_deref(),
+                    },
+                    Conditions {
+                        if_match: i.if_match.as_ref(),
+                        if_none_match: i.if_none_match.as_ref(),
+                        if_modified_since: i.if_modified_since.as_ref(),
+                        if_unmodified_since: i.if_unmodified_since.as_ref(),
+                    },
+                    i.range,
+                    i.part_number,
+                    i.checksum_mode.as_ref(),
+                    true,
+                )
+                .await?;
+            match self
+                .plaintext_body(&req, &bucket, &key, &o, target.start, target.end)
+                .await
+            {
+                Ok(body) => break (o, target, want_checksums, body),
+                Err(e) if *e.code() == S3ErrorCode::SlowDown && attempts < 2 => attempts += 1,
+                Err(e) => return Err(e),
+            }
+        };
         super::request::wipe(&mut req.input.sse_customer_key);
         let out = read_output!(
             GetObjectOutput { body: Some(body) },
@@ -422,27 +439,38 @@ impl<S: S3> SseLayer<S> {
     ) -> Result<s3s::dto::StreamingBlob, S3Error> {
         let len = end - start;
         let encrypted = o.record.sealing.kind != SseKind::None;
+        // Every read of the store is pinned to the version whose metadata was read.
+        let pin = o.head.e_tag.as_ref();
         if len == 0 {
-            if encrypted && !o.layout.multipart {
-                // An empty object is one empty final chunk: verify it all the same.
-                self.verify_final_chunk(req, bucket, key, &o.layout).await?;
+            if encrypted {
+                // An empty object (or part) is one empty final chunk: verify it all the same.
+                let seg = o
+                    .layout
+                    .segments
+                    .iter()
+                    .find(|s| s.pt_start >= start && s.pt_len == 0);
+                if let Some(seg) = seg.or(o.layout.segments.last()) {
+                    self.verify_final_chunk(req, bucket, key, seg, pin).await?;
+                }
             }
             return Ok(s3s::dto::StreamingBlob::wrap(futures::stream::empty::<
                 Result<bytes::Bytes, std::io::Error>,
             >()));
         }
         if !encrypted {
-            return self.inner_read(req, bucket, key, start..end).await;
+            return self.inner_read(req, bucket, key, start..end, pin).await;
         }
         let (pieces, ct) = o.layout.pieces(start, end)?;
         let batch = self.config.batch_chunks as u64;
-        if pieces
-            .iter()
-            .any(|p| p.span.includes_final && p.span.last_chunk - p.span.first_chunk >= batch)
-        {
-            self.verify_final_chunk(req, bucket, key, &o.layout).await?;
+        for p in &pieces {
+            // A span longer than one batch that ends in its segment's final chunk: that chunk
+            // first, so a truncated or extended segment is refused before anything is sent.
+            if p.span.includes_final && p.span.last_chunk - p.span.first_chunk >= batch {
+                self.verify_final_chunk(req, bucket, key, &o.layout.segments[p.segment], pin)
+                    .await?;
+            }
         }
-        let stored = self.inner_read(req, bucket, key, ct).await?;
+        let stored = self.inner_read(req, bucket, key, ct, pin).await?;
         Ok(open_body(
             stored,
             pieces,
@@ -453,12 +481,15 @@ impl<S: S3> SseLayer<S> {
     }
 
     /// Stored bytes `range` (non-empty) of an object, checked to be exactly that long.
+    /// `pin`, the store's ETag of the version whose metadata was read, makes the store refuse
+    /// another version (a concurrent overwrite): that is `SlowDown` (503), which clients retry.
     pub(crate) async fn inner_read<T>(
         &self,
         req: &S3Request<T>,
         bucket: &str,
         key: &str,
         range: std::ops::Range<u64>,
+        pin: Option<&ETag>,
     ) -> Result<s3s::dto::StreamingBlob, S3Error> {
         let mut get = S3Request {
             input: GetObjectInput {
@@ -468,6 +499,7 @@ impl<S: S3> SseLayer<S> {
                     first: range.start,
                     last: Some(range.end - 1),
                 }),
+                if_match: pin.cloned().map(ETagCondition::ETag),
                 ..Default::default()
             },
             method: http::Method::GET,
@@ -481,7 +513,11 @@ impl<S: S3> SseLayer<S> {
         };
         scrub_headers(&mut get.headers);
         get.headers.remove(http::header::RANGE);
-        let out = self.inner.get_object(get).await?.output;
+        let out = match self.inner.get_object(get).await {
+            Ok(r) => r.output,
+            Err(e) if *e.code() == S3ErrorCode::PreconditionFailed => return Err(changed()),
+            Err(e) => return Err(e),
+        };
         if out.content_length.and_then(|l| u64::try_from(l).ok()) != Some(range.end - range.start) {
             return Err(corrupt(
                 "the store returned a different length than asked for",
@@ -490,25 +526,21 @@ impl<S: S3> SseLayer<S> {
         out.body.ok_or_else(|| corrupt("no body"))
     }
 
-    /// Reads and opens the final chunk of every segment ending in it, before anything is
-    /// released: a truncated or extended object is refused up front.
+    /// Reads and opens the final chunk of `seg`.
     async fn verify_final_chunk<T>(
         &self,
         req: &S3Request<T>,
         bucket: &str,
         key: &str,
-        layout: &Layout,
+        seg: &super::layout::Segment,
+        pin: Option<&ETag>,
     ) -> Result<(), S3Error> {
         use futures::StreamExt as _;
-        let seg = layout
-            .segments
-            .last()
-            .ok_or_else(|| corrupt("no segments"))?;
         let seg_key = seg.key.clone().ok_or_else(|| corrupt("plain segment"))?;
         let sealed = seg_key.sealed_chunk_size() as u64;
         let last = objseal_core::range::chunk_count(seg.pt_len, seg_key.chunk_log2()) - 1;
         let range = seg.ct_start + last * sealed..seg.ct_start + seg.ct_len;
-        let mut body = self.inner_read(req, bucket, key, range).await?;
+        let mut body = self.inner_read(req, bucket, key, range, pin).await?;
         let mut buf = Vec::new();
         while let Some(b) = body.next().await {
             buf.extend_from_slice(&b.map_err(|_| corrupt("store read"))?);

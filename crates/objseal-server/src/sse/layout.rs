@@ -173,7 +173,7 @@ impl Layout {
     ) -> Result<(Vec<Piece>, std::ops::Range<u64>), S3Error> {
         let mut pieces = Vec::new();
         let mut ct: Option<std::ops::Range<u64>> = None;
-        for seg in &self.segments {
+        for (index, seg) in self.segments.iter().enumerate() {
             let (lo, hi) = (start.max(seg.pt_start), end.min(seg.pt_start + seg.pt_len));
             if lo >= hi {
                 continue;
@@ -193,7 +193,11 @@ impl Layout {
                 None => abs,
                 Some(r) => r.start..abs.end,
             });
-            pieces.push(Piece { key, span });
+            pieces.push(Piece {
+                segment: index,
+                key,
+                span,
+            });
         }
         let ct = ct.ok_or_else(|| corrupt("empty range"))?;
         Ok((pieces, ct))

@@ -20,6 +20,8 @@ use crate::metrics::Metrics;
 
 /// One segment's share of a read: its key and the chunks that serve the range.
 pub(crate) struct Piece {
+    /// Position of the segment in the object's layout.
+    pub segment: usize,
     pub key: Arc<SegmentKey>,
     pub span: ChunkSpan,
 }

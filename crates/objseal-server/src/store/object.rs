@@ -154,6 +154,14 @@ impl LocalStore {
         let (file, meta, len, content_range) = self
             .open_range(&input.bucket, &input.key, input.range, true)
             .await?;
+        // If-Match is checked against the version just opened, so a caller that read the
+        // metadata first (the SSE layer) is sure the bytes belong to it.
+        if let Some(cond) = &input.if_match
+            && !cond.is_any()
+            && cond.as_etag().map(|e| e.value().trim_matches('"')) != Some(meta.etag.as_str())
+        {
+            return Err(s3_error!(PreconditionFailed));
+        }
         let body = StreamingBlob::new(FileStream::new(file, len));
         let metadata = metadata_out(&meta);
         Ok(S3Response::new(GetObjectOutput {

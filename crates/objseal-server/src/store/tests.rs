@@ -1638,3 +1638,20 @@ async fn reopen_cleans_tmp_and_skips_corrupt_files() {
     assert_eq!(store.root(), root);
     drop(dir);
 }
+
+#[tokio::test]
+async fn get_honours_if_match_against_the_version_it_opened() {
+    let (_dir, store) = store().await;
+    let v1 = put(&store, "bkt", "k", b"version one").await;
+    let get_if = |etag: String| {
+        store.get_object(req(GetObjectInput {
+            bucket: "bkt".into(),
+            key: "k".into(),
+            if_match: Some(s3s::dto::ETagCondition::ETag(ETag::Strong(etag))),
+            ..Default::default()
+        }))
+    };
+    assert!(get_if(v1.clone()).await.is_ok());
+    put(&store, "bkt", "k", b"version two").await;
+    assert_eq!(code(get_if(v1).await), S3ErrorCode::PreconditionFailed);
+}

@@ -98,6 +98,8 @@ async fn no_plaintext_and_no_customer_key_on_disk() {
         ("customer key (base64)", ck.b64.as_bytes().to_vec()),
         ("customer key (hex)", key_hex.as_bytes().to_vec()),
         ("customer key MD5", ck.md5.as_bytes().to_vec()),
+        ("plaintext CRC32 (base64)", crc32.as_bytes().to_vec()),
+        ("plaintext CRC64NVME (base64)", crc64.as_bytes().to_vec()),
         (
             "customer key MD5 (raw)",
             base64::engine::general_purpose::STANDARD
