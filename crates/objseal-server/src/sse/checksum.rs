@@ -21,6 +21,8 @@ pub(crate) struct BodyChecks {
     content_md5: Option<Vec<u8>>,
     expected: BTreeMap<String, String>,
     trailer: Option<TrailingHeaders>,
+    /// Checksums the request declared in `x-amz-trailer`: each must arrive.
+    declared: Vec<String>,
 }
 
 /// The values computed over a body that passed its checks.
@@ -81,7 +83,7 @@ impl BodyChecks {
                     .map(str::to_owned)
             })
             .collect();
-        names.extend(trailer_names);
+        names.extend(trailer_names.iter().cloned());
         if names.is_empty() {
             names.push("crc64nvme".into());
         }
@@ -107,6 +109,7 @@ impl BodyChecks {
             content_md5,
             expected,
             trailer,
+            declared: trailer_names,
         })
     }
 
@@ -147,6 +150,14 @@ impl BodyChecks {
                     }
                 }
             });
+        }
+        if let Some(missing) = self.declared.iter().find(|a| !expected.contains_key(*a)) {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                format!(
+                    "The request declared an x-amz-checksum-{missing} trailer that never came."
+                ),
+            ));
         }
         for (alg, want) in &expected {
             if computed.get(alg) != Some(want) {

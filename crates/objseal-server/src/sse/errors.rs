@@ -61,7 +61,16 @@ pub(crate) fn kms(err: KmsError) -> S3Error {
             S3ErrorCode::Custom(format!("KMS.{}", err.aws_type()).into()),
         ),
     };
-    let mut e = S3Error::with_message(code, err.to_string());
+    // The KMS's own failures say nothing about the caller's request: logged, not echoed (a
+    // remote KMS's message may describe its internals).
+    let message = match &err {
+        KmsError::Dependency(_) | KmsError::Internal(_) | KmsError::Other { .. } => {
+            tracing::warn!(error = %err, "KMS failure");
+            "The KMS could not serve the request.".to_owned()
+        }
+        _ => err.to_string(),
+    };
+    let mut e = S3Error::with_message(code, message);
     e.set_status_code(status);
     e
 }

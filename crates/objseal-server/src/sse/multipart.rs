@@ -482,7 +482,17 @@ impl<S: S3> SseLayer<S> {
             )
         };
         for (pos, p) in wanted.iter().enumerate() {
-            let n = p.part_number.ok_or_else(|| invalid_part(0))?;
+            let n = p.part_number.ok_or_else(|| {
+                S3Error::with_message(
+                    S3ErrorCode::MalformedXML,
+                    "A listed part has no PartNumber.",
+                )
+            })?;
+            if !(1..=10_000).contains(&n) {
+                return Err(invalid_argument(
+                    "Part number must be an integer between 1 and 10000, inclusive.",
+                ));
+            }
             if n <= prev {
                 return Err(S3Error::new(S3ErrorCode::InvalidPartOrder));
             }

@@ -204,8 +204,20 @@ pub(crate) fn user_metadata(meta: Option<Metadata>) -> Option<Metadata> {
     })
 }
 
-/// Refuses client metadata in our namespace.
+/// The most user metadata an object takes (keys and values, UTF-8 bytes), as on Amazon S3.
+pub(crate) const MAX_USER_METADATA: usize = 2048;
+
+/// Refuses client metadata in our namespace, and more than [`MAX_USER_METADATA`] of it.
 pub(crate) fn check_user_metadata(meta: Option<&Metadata>) -> Result<(), S3Error> {
+    let size: usize = meta.map_or(0, |m| m.iter().map(|(k, v)| k.len() + v.len()).sum());
+    if size > MAX_USER_METADATA {
+        return Err(S3Error::with_message(
+            s3s::S3ErrorCode::MetadataTooLarge,
+            format!(
+                "Your metadata headers exceed the maximum allowed metadata size ({size} > {MAX_USER_METADATA} bytes)."
+            ),
+        ));
+    }
     if let Some(k) = meta.and_then(|m| {
         m.keys()
             .find(|k| k.to_ascii_lowercase().starts_with(RESERVED_PREFIX))

@@ -201,8 +201,16 @@ impl WriteSseHeaders<'_> {
     }
 }
 
+/// The largest encryption context taken (its base64 header value), as AWS KMS caps contexts.
+pub(crate) const MAX_KMS_CONTEXT: usize = 4096;
+
 /// Decodes `x-amz-server-side-encryption-context`: base64 of a JSON object of strings.
 pub(crate) fn parse_kms_context(b64: &str) -> Result<BTreeMap<String, String>, S3Error> {
+    if b64.len() > MAX_KMS_CONTEXT {
+        return Err(invalid_argument(format!(
+            "The encryption context is larger than {MAX_KMS_CONTEXT} bytes."
+        )));
+    }
     let bad = || {
         invalid_argument(
             "The encryption context must be base64 of a JSON object whose values are strings.",

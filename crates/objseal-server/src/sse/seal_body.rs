@@ -87,6 +87,18 @@ impl std::fmt::Display for BodyRefused {
 }
 impl std::error::Error for BodyRefused {}
 
+/// What a failed input stream means: a copy source that failed verification (our own opening
+/// stream ended it) is the server's 500, anything else the client's incomplete body.
+fn input_error(e: &(dyn std::error::Error + 'static)) -> S3Error {
+    if e.downcast_ref::<BodyRefused>().is_some() {
+        return super::errors::corrupt("the copy source");
+    }
+    S3Error::with_message(
+        S3ErrorCode::IncompleteBody,
+        format!("The request body could not be read: {e}"),
+    )
+}
+
 /// Reads exactly `want` bytes of `input` into `out` (appending), `carry` holding what the last
 /// item had left over.
 async fn fill(
@@ -99,12 +111,7 @@ async fn fill(
         if carry.is_empty() {
             match input.next().await {
                 Some(Ok(b)) => *carry = b,
-                Some(Err(e)) => {
-                    return Err(S3Error::with_message(
-                        S3ErrorCode::IncompleteBody,
-                        format!("The request body could not be read: {e}"),
-                    ));
-                }
+                Some(Err(e)) => return Err(input_error(&*e)),
                 None => {
                     return Err(S3Error::with_message(
                         S3ErrorCode::IncompleteBody,
@@ -205,12 +212,7 @@ async fn run(
         }
         match input.next().await {
             Some(Ok(b)) => carry = b,
-            Some(Err(e)) => {
-                return Err(S3Error::with_message(
-                    S3ErrorCode::IncompleteBody,
-                    format!("The request body could not be read: {e}"),
-                ));
-            }
+            Some(Err(e)) => return Err(input_error(&*e)),
             None => break,
         }
     }

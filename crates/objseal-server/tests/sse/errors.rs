@@ -150,6 +150,32 @@ async fn refused_writes_have_s3_codes_and_store_nothing() {
         "InvalidArgument",
         400
     );
+    // More than 2 KB of user metadata; an encryption context over 4 KiB.
+    assert_refused!(
+        c.put_object()
+            .bucket("err")
+            .key("k")
+            .metadata("big", "x".repeat(2100))
+            .body(body(&b))
+            .send()
+            .await,
+        "MetadataTooLarge",
+        400
+    );
+    let huge = base64::engine::general_purpose::STANDARD
+        .encode(format!("{{\"a\":\"{}\"}}", "x".repeat(4000)));
+    assert_refused!(
+        c.put_object()
+            .bucket("err")
+            .key("k")
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_encryption_context(&huge)
+            .body(body(&b))
+            .send()
+            .await,
+        "InvalidArgument",
+        400
+    );
     // Nothing of the above was stored.
     assert_refused!(
         c.head_object().bucket("err").key("k").send().await,
