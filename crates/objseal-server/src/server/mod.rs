@@ -116,6 +116,12 @@ impl Server {
         let default_kms_key_arn =
             keys::ensure_default_key(kms.as_ref(), &config.sse.default_kms_key).await?;
 
+        if tracing::enabled!(target: "s3s", tracing::Level::DEBUG) {
+            tracing::warn!(
+                "debug logging is on for s3s, which logs whole requests — SSE-C keys and \
+                 signatures included: keep the s3s target at info or above in production"
+            );
+        }
         let metrics = Arc::new(Metrics::default());
         let layer = SseLayer::new(
             store,

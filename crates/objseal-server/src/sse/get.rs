@@ -84,7 +84,8 @@ pub(crate) fn resolve_target(
         return Ok(Target {
             start: seg.pt_start,
             end: seg.pt_start + seg.pt_len,
-            partial: layout.multipart,
+            // An empty part has no byte range to name.
+            partial: layout.multipart && seg.pt_len > 0,
             parts_count,
         });
     }

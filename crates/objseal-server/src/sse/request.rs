@@ -106,10 +106,13 @@ impl CustomerHeaders<'_> {
         let decoded = Zeroizing::new(B64.decode(key_b64.trim()).map_err(|_| {
             invalid_argument("The secret key was invalid for the specified algorithm.")
         })?);
-        let key: [u8; 32] = decoded.as_slice().try_into().map_err(|_| {
-            invalid_argument("The secret key was invalid for the specified algorithm.")
-        })?;
-        let key = Zeroizing::new(key);
+        if decoded.len() != 32 {
+            return Err(invalid_argument(
+                "The secret key was invalid for the specified algorithm.",
+            ));
+        }
+        let mut key = Zeroizing::new([0u8; 32]);
+        key.copy_from_slice(&decoded);
         let expected = B64.decode(md5_b64.trim()).map_err(|_| {
             invalid_argument(
                 "The calculated MD5 hash of the key did not match the hash that was provided.",

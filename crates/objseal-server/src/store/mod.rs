@@ -72,6 +72,9 @@ struct Inner {
     buckets: RwLock<BTreeMap<String, Arc<BucketState>>>,
     /// Serialises bucket creation and deletion.
     bucket_ops: tokio::sync::Mutex<()>,
+    /// Uploads being completed or aborted: a second such call on one upload waits for none and
+    /// is refused, so an Abort can never report success while a Complete publishes the object.
+    uploads_busy: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl fmt::Debug for LocalStore {
@@ -132,6 +135,7 @@ impl LocalStore {
                 root,
                 buckets: RwLock::new(buckets),
                 bucket_ops: tokio::sync::Mutex::new(()),
+                uploads_busy: Default::default(),
             }),
         })
     }

@@ -459,6 +459,7 @@ impl LocalStore {
         let root = self.inner.root.clone();
         let (key, upload_id) = (input.key.clone(), input.upload_id.clone());
         let state = bucket.clone();
+        let _busy = self.claim_upload(&input.bucket, &input.upload_id)?;
         let meta = blocking(move || {
             let (dir, upload) = load_upload(&state, &upload_id, &key)?;
             let invalid_part = |n: i32| {
@@ -541,6 +542,7 @@ impl LocalStore {
         let input = req.input;
         let bucket = self.bucket(&input.bucket)?;
         let root = self.inner.root.clone();
+        let _busy = self.claim_upload(&input.bucket, &input.upload_id)?;
         blocking(move || {
             let (dir, _) = load_upload(&bucket, &input.upload_id, &input.key)?;
             match layout::remove_dir_atomic(&root, &dir) {
@@ -551,5 +553,40 @@ impl LocalStore {
         })
         .await?;
         Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+    }
+}
+
+/// An upload claimed by a Complete or an Abort in flight; released on drop.
+pub(super) struct UploadClaim<'a> {
+    set: &'a std::sync::Mutex<std::collections::HashSet<String>>,
+    id: String,
+}
+
+impl Drop for UploadClaim<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}
+
+impl LocalStore {
+    /// Claims `upload_id` of `bucket` for a Complete or Abort; `OperationAborted` (409) while
+    /// another one holds it.
+    fn claim_upload(&self, bucket: &str, upload_id: &str) -> S3Result<UploadClaim<'_>> {
+        let id = format!("{bucket}/{upload_id}");
+        let set = &self.inner.uploads_busy;
+        if !set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone())
+        {
+            return Err(s3_error!(
+                OperationAborted,
+                "A conflicting operation is in progress on this upload; please retry."
+            ));
+        }
+        Ok(UploadClaim { set, id })
     }
 }
