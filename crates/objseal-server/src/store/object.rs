@@ -74,6 +74,31 @@ fn length_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// A GetObject or HeadObject answer (they share every header) for a stored object, `len` bytes of
+/// it served, with `extra` fields (GET's body).
+macro_rules! object_output {
+    ($ty:ident { $($field:ident: $value:expr),* $(,)? }, $meta:expr, $len:expr, $range:expr) => {{
+        let meta = $meta;
+        $ty {
+            $($field: $value,)*
+            accept_ranges: Some("bytes".to_owned()),
+            content_length: Some(length_i64($len)),
+            content_range: $range,
+            metadata: metadata_out(&meta),
+            e_tag: Some(ETag::Strong(meta.etag)),
+            last_modified: Some(ts_from_ms(meta.last_modified)),
+            content_type: meta.content_type,
+            cache_control: meta.cache_control,
+            content_disposition: meta.content_disposition,
+            content_encoding: meta.content_encoding,
+            content_language: meta.content_language,
+            expires: meta.expires.map(ts_from_ms),
+            website_redirect_location: meta.website_redirect_location,
+            ..Default::default()
+        }
+    }};
+}
+
 impl LocalStore {
     pub(super) async fn put_object_impl(
         &self,
@@ -163,24 +188,12 @@ impl LocalStore {
             return Err(s3_error!(PreconditionFailed));
         }
         let body = StreamingBlob::new(FileStream::new(file, len));
-        let metadata = metadata_out(&meta);
-        Ok(S3Response::new(GetObjectOutput {
-            body: Some(body),
-            accept_ranges: Some("bytes".to_owned()),
-            content_length: Some(length_i64(len)),
-            content_range,
-            e_tag: Some(ETag::Strong(meta.etag)),
-            last_modified: Some(ts_from_ms(meta.last_modified)),
-            content_type: meta.content_type,
-            cache_control: meta.cache_control,
-            content_disposition: meta.content_disposition,
-            content_encoding: meta.content_encoding,
-            content_language: meta.content_language,
-            expires: meta.expires.map(ts_from_ms),
-            website_redirect_location: meta.website_redirect_location,
-            metadata,
-            ..Default::default()
-        }))
+        Ok(S3Response::new(object_output!(
+            GetObjectOutput { body: Some(body) },
+            meta,
+            len,
+            content_range
+        )))
     }
 
     pub(super) async fn head_object_impl(
@@ -192,23 +205,12 @@ impl LocalStore {
             .open_range(&input.bucket, &input.key, input.range, false)
             .await?;
         drop(file);
-        let metadata = metadata_out(&meta);
-        Ok(S3Response::new(HeadObjectOutput {
-            accept_ranges: Some("bytes".to_owned()),
-            content_length: Some(length_i64(len)),
-            content_range,
-            e_tag: Some(ETag::Strong(meta.etag)),
-            last_modified: Some(ts_from_ms(meta.last_modified)),
-            content_type: meta.content_type,
-            cache_control: meta.cache_control,
-            content_disposition: meta.content_disposition,
-            content_encoding: meta.content_encoding,
-            content_language: meta.content_language,
-            expires: meta.expires.map(ts_from_ms),
-            website_redirect_location: meta.website_redirect_location,
-            metadata,
-            ..Default::default()
-        }))
+        Ok(S3Response::new(object_output!(
+            HeadObjectOutput {},
+            meta,
+            len,
+            content_range
+        )))
     }
 
     pub(super) async fn delete_object_impl(
