@@ -5,8 +5,9 @@
 //! The client is a plain hyper HTTP/1.1 client signing with SigV4 (`UNSIGNED-PAYLOAD`): it does
 //! next to no work of its own, so the figures are the server's. The data directory is on
 //! `/dev/shm` when it exists (set `OBJSEAL_BENCH_DIR` to choose), so the disk does not hide the
-//! CPU cost of encryption; every PUT still fsyncs. `OBJSEAL_BENCH_BATCH_CHUNKS` overrides the
-//! chunks sealed or opened per batch (`SseConfig::batch_chunks`).
+//! CPU cost of encryption; every PUT still fsyncs. `OBJSEAL_BENCH_BATCH_CHUNKS` and
+//! `OBJSEAL_BENCH_OPEN_BATCH_CHUNKS` override the chunks sealed and opened per batch
+//! (`SseConfig::batch_chunks`, `SseConfig::open_batch_chunks`).
 
 use std::time::Duration;
 
@@ -206,11 +207,12 @@ fn bench(c: &mut Criterion) {
         let mut config =
             ServerConfig::new(dir.path()).with_listen("127.0.0.1:0".parse().expect("addr"));
         config.sse.allow_ssec_over_http = true;
-        if let Some(n) = std::env::var("OBJSEAL_BENCH_BATCH_CHUNKS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
+        let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
+        if let Some(n) = var("OBJSEAL_BENCH_BATCH_CHUNKS") {
             config.sse.batch_chunks = n;
+        }
+        if let Some(n) = var("OBJSEAL_BENCH_OPEN_BATCH_CHUNKS") {
+            config.sse.open_batch_chunks = n;
         }
         Server::start(config).await.expect("server")
     });

@@ -462,7 +462,7 @@ impl<S: S3> SseLayer<S> {
             return self.inner_read(req, bucket, key, start..end, pin).await;
         }
         let (pieces, ct) = o.layout.pieces(start, end)?;
-        let batch = self.config.batch_chunks as u64;
+        let batch = self.config.open_batch_chunks as u64;
         for p in &pieces {
             // A span longer than one batch that ends in its segment's final chunk: that chunk
             // first, so a truncated or extended segment is refused before anything is sent.
@@ -476,7 +476,7 @@ impl<S: S3> SseLayer<S> {
             stored,
             pieces,
             len,
-            self.config.batch_chunks,
+            self.config.open_batch_chunks,
             self.metrics.clone(),
         ))
     }
@@ -547,11 +547,9 @@ impl<S: S3> SseLayer<S> {
             buf.extend_from_slice(&b.map_err(|_| corrupt("store read"))?);
         }
         let key = Arc::clone(&seg_key);
-        tokio::task::spawn_blocking(move || {
-            key.open_chunk_in_place(last, true, &mut buf).map(|_| ())
-        })
-        .await
-        .map_err(|_| corrupt("verification task"))?
-        .map_err(|_| corrupt("the final chunk does not verify"))
+        super::cpu::spawn(move || key.open_chunk_in_place(last, true, &mut buf).map(|_| ()))
+            .await
+            .map_err(|_| corrupt("verification task"))?
+            .map_err(|_| corrupt("the final chunk does not verify"))
     }
 }

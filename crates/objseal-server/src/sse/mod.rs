@@ -9,6 +9,7 @@ mod bucket;
 mod channel;
 mod checksum;
 mod copy;
+mod cpu;
 mod echo;
 mod errors;
 mod get;
@@ -41,8 +42,12 @@ pub struct SseConfig {
     pub allow_ssec_over_http: bool,
     /// log2 of the chunk size of new objects (12..=24).
     pub chunk_log2: u8,
-    /// Chunks sealed or opened per parallel batch: the window a request holds in memory.
+    /// Chunks sealed per parallel batch on writes (a request holds a few such batches).
     pub batch_chunks: usize,
+    /// Chunks opened per parallel batch on reads. Smaller than `batch_chunks`: a read's batches
+    /// follow the store's read buffers, and small ones reach the client sooner while the next
+    /// are opened (on a 2-core host 4 beat 8, 16 and 32 by 10–20 % of GET throughput).
+    pub open_batch_chunks: usize,
 }
 
 impl Default for SseConfig {
@@ -52,6 +57,7 @@ impl Default for SseConfig {
             allow_ssec_over_http: false,
             chunk_log2: objseal_core::DEFAULT_CHUNK_LOG2,
             batch_chunks: 16,
+            open_batch_chunks: 4,
         }
     }
 }
@@ -86,6 +92,7 @@ impl<S> SseLayer<S> {
             objseal_core::format::header::MAX_CHUNK_LOG2,
         );
         config.batch_chunks = config.batch_chunks.clamp(1, 4096);
+        config.open_batch_chunks = config.open_batch_chunks.clamp(1, 4096);
         Self {
             inner,
             kms,

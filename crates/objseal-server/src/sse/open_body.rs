@@ -58,7 +58,7 @@ struct Unit {
 
 /// A batch being opened on the blocking pool: its verified plaintext (slices of the stored
 /// buffers, the tags left out), or why it was refused.
-type OpenJob = tokio::task::JoinHandle<Result<Vec<Bytes>, objseal_core::Error>>;
+type OpenJob = super::cpu::CpuJob<Result<Vec<Bytes>, objseal_core::Error>>;
 
 /// Cuts the store's buffers into [`Unit`]s without copying them: a chunk wholly inside one of the
 /// store's buffers is opened where it lies (the buffer is ours once the store hands it over); only
@@ -147,7 +147,7 @@ async fn run(
 /// Opens a batch of units on every core; on any failure every buffer of the batch is zeroed and
 /// the error of the lowest failing chunk returned, so no plaintext of the batch escapes.
 fn open_units(mut units: Vec<Unit>) -> OpenJob {
-    tokio::task::spawn_blocking(move || {
+    super::cpu::spawn(move || {
         use rayon::prelude::*;
         let result = units
             .par_iter_mut()

@@ -178,7 +178,7 @@ async fn run(
             .ok_or_else(|| super::errors::internal("checks lost"))?;
         let key = key.clone();
         let metrics = Arc::clone(&metrics);
-        pending = Some(tokio::task::spawn_blocking(move || {
+        pending = Some(super::cpu::spawn(move || {
             let hash = |c: &mut BodyChecks| {
                 for (slot, pt) in batch.chunks(chunk + tag).zip(&lens) {
                     c.update(&slot[..*pt]);
@@ -221,7 +221,7 @@ async fn run(
 
 /// A batch being checked and sealed on the blocking pool: it gives back the sealed bytes, the
 /// checks (fed with the batch's plaintext) and the sealing's outcome.
-type SealJob = tokio::task::JoinHandle<(Vec<u8>, BodyChecks, Result<(), objseal_core::Error>)>;
+type SealJob = super::cpu::CpuJob<(Vec<u8>, BodyChecks, Result<(), objseal_core::Error>)>;
 
 /// Waits for a batch and sends it on; returns the checks for the next batch.
 async fn finish_job(job: SealJob, tx: &BodySender) -> Result<BodyChecks, S3Error> {
