@@ -471,7 +471,9 @@ fn serve_needs_an_access_key() {
 
 #[test]
 fn an_unreachable_remote_kms_is_a_dependency_failure() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+    // A port just freed on 127.0.0.2: every server the tests start binds 127.0.0.1, so none of
+    // those running in parallel can take it over (on 127.0.0.1 one did, once).
+    let port = std::net::TcpListener::bind("127.0.0.2:0")
         .unwrap()
         .local_addr()
         .unwrap()
@@ -480,7 +482,7 @@ fn an_unreachable_remote_kms_is_a_dependency_failure() {
     cmd.args([
         "kms",
         "--kms-endpoint",
-        &format!("http://127.0.0.1:{port}"),
+        &format!("http://127.0.0.2:{port}"),
         "list-keys",
     ])
     .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
