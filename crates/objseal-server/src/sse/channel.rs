@@ -19,7 +19,8 @@ pub(crate) type BodySender = mpsc::Sender<Result<Vec<Bytes>, StdError>>;
 struct ChannelBody {
     rx: mpsc::Receiver<Result<Vec<Bytes>, StdError>>,
     ready: VecDeque<Bytes>,
-    remaining: u64,
+    /// Bytes still to come, when the length is known.
+    remaining: Option<u64>,
 }
 
 impl Stream for ChannelBody {
@@ -27,7 +28,7 @@ impl Stream for ChannelBody {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
             if let Some(b) = self.ready.pop_front() {
-                self.remaining = self.remaining.saturating_sub(b.len() as u64);
+                self.remaining = self.remaining.map(|r| r.saturating_sub(b.len() as u64));
                 return Poll::Ready(Some(Ok(b)));
             }
             match self.rx.poll_recv(cx) {
@@ -44,12 +45,15 @@ impl Stream for ChannelBody {
 
 impl ByteStream for ChannelBody {
     fn remaining_length(&self) -> RemainingLength {
-        RemainingLength::new_exact(usize::try_from(self.remaining).unwrap_or(usize::MAX))
+        match self.remaining {
+            Some(r) => RemainingLength::new_exact(usize::try_from(r).unwrap_or(usize::MAX)),
+            None => RemainingLength::unknown(),
+        }
     }
 }
 
-/// A body of `len` bytes fed through a channel of `depth` batches.
-pub(crate) fn channel_body(len: u64, depth: usize) -> (BodySender, StreamingBlob) {
+/// A body of `len` bytes (`None`: not known ahead) fed through a channel of `depth` batches.
+pub(crate) fn channel_body(len: Option<u64>, depth: usize) -> (BodySender, StreamingBlob) {
     let (tx, rx) = mpsc::channel(depth);
     let body = ChannelBody {
         rx,

@@ -31,6 +31,8 @@ pub(crate) struct BodyDigests {
     pub md5: Option<[u8; 16]>,
     /// Algorithm name → base64 value.
     pub checksums: BTreeMap<String, String>,
+    /// Plaintext bytes read.
+    pub len: u64,
 }
 
 impl BodyChecks {
@@ -173,6 +175,7 @@ impl BodyChecks {
         Ok(BodyDigests {
             md5,
             checksums: computed,
+            len: 0,
         })
     }
 }

@@ -146,7 +146,7 @@ impl<S: S3> SseLayer<S> {
         let want_md5 = matches!(choice, SseChoice::None | SseChoice::S3);
         let checks = BodyChecks::plan(&http::HeaderMap::new(), None, want_md5)?;
         let stored = self
-            .store_object(put_req, &choice, body, size, checks)
+            .store_object(put_req, &choice, body, Some(size), checks)
             .await?;
         let mut out = CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {

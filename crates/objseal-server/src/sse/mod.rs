@@ -168,6 +168,12 @@ impl<S: S3> S3 for SseLayer<S> {
     ) -> S3Result<S3Response<PutObjectOutput>> {
         own!(self, "PutObject", self.put(req))
     }
+    async fn post_object(
+        &self,
+        req: S3Request<PostObjectInput>,
+    ) -> S3Result<S3Response<PostObjectOutput>> {
+        own!(self, "PostObject", self.post(req))
+    }
     async fn get_object(
         &self,
         req: S3Request<GetObjectInput>,

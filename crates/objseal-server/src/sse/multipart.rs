@@ -223,7 +223,7 @@ impl<S: S3> SseLayer<S> {
             body,
             SealPlan {
                 key: segment_key,
-                plaintext_len: len,
+                plaintext_len: Some(len),
                 checks,
                 batch_chunks: self.config.batch_chunks,
                 metrics: self.metrics.clone(),
@@ -239,7 +239,7 @@ impl<S: S3> SseLayer<S> {
                 body: Some(sealed.body),
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
-                content_length: i64::try_from(sealed.stored_len).ok(),
+                content_length: sealed.stored_len.and_then(|l| i64::try_from(l).ok()),
                 part_number,
                 upload_id: inner_id,
                 ..Default::default()

@@ -35,7 +35,7 @@ pub(crate) fn open_body(
     batch_chunks: usize,
     metrics: Arc<Metrics>,
 ) -> StreamingBlob {
-    let (tx, body) = channel_body(plaintext_len, 2);
+    let (tx, body) = channel_body(Some(plaintext_len), 2);
     tokio::spawn(async move {
         if let Err(e) = run(input, pieces, batch_chunks, &metrics, &tx).await {
             tracing::warn!(error = %e, "object body refused while reading");

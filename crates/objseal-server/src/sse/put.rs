@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use s3s::dto::{PutObjectInput, PutObjectOutput, StreamingBlob};
+use s3s::dto::{PostObjectInput, PostObjectOutput, PutObjectInput, PutObjectOutput, StreamingBlob};
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::SseLayer;
@@ -81,7 +81,64 @@ pub(crate) struct Stored {
 impl<S: S3> SseLayer<S> {
     pub(crate) async fn put(
         &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let len = declared_len(&req.headers, req.input.content_length)?;
+        self.write(req, Some(len)).await
+    }
+
+    /// PostObject (an HTML form upload): a PutObject whose body is the form's file, of a length
+    /// known only at its end. s3s has checked the form's policy and signature.
+    pub(crate) async fn post(
+        &self,
+        req: S3Request<PostObjectInput>,
+    ) -> S3Result<S3Response<PostObjectOutput>> {
+        let req = req.map_input(|i| PutObjectInput {
+            body: i.body,
+            bucket: i.bucket,
+            key: i.key,
+            metadata: i.metadata,
+            content_type: i.content_type,
+            cache_control: i.cache_control,
+            content_disposition: i.content_disposition,
+            content_encoding: i.content_encoding,
+            content_language: i.content_language,
+            expires: i.expires,
+            website_redirect_location: i.website_redirect_location,
+            server_side_encryption: i.server_side_encryption,
+            ssekms_key_id: i.ssekms_key_id,
+            ssekms_encryption_context: i.ssekms_encryption_context,
+            bucket_key_enabled: i.bucket_key_enabled,
+            sse_customer_algorithm: i.sse_customer_algorithm,
+            sse_customer_key: i.sse_customer_key,
+            sse_customer_key_md5: i.sse_customer_key_md5,
+            ..Default::default()
+        });
+        let out = self.write(req, None).await?;
+        Ok(out.map_output(|o| PostObjectOutput {
+            e_tag: o.e_tag,
+            size: o.size,
+            version_id: o.version_id,
+            server_side_encryption: o.server_side_encryption,
+            ssekms_key_id: o.ssekms_key_id,
+            ssekms_encryption_context: o.ssekms_encryption_context,
+            bucket_key_enabled: o.bucket_key_enabled,
+            sse_customer_algorithm: o.sse_customer_algorithm,
+            sse_customer_key_md5: o.sse_customer_key_md5,
+            checksum_crc32: o.checksum_crc32,
+            checksum_crc32c: o.checksum_crc32c,
+            checksum_crc64nvme: o.checksum_crc64nvme,
+            checksum_sha1: o.checksum_sha1,
+            checksum_sha256: o.checksum_sha256,
+            ..Default::default()
+        }))
+    }
+
+    /// A PutObject of `len` plaintext bytes (`None`: the body's own length).
+    async fn write(
+        &self,
         mut req: S3Request<PutObjectInput>,
+        len: Option<u64>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let tls = super::is_tls(&req);
         check_user_metadata(req.input.metadata.as_ref())?;
@@ -99,7 +156,6 @@ impl<S: S3> SseLayer<S> {
             },
         }
         .choose(tls, self.config.allow_ssec_over_http, default)?;
-        let len = declared_len(&req.headers, req.input.content_length)?;
         let body = req.input.body.take().unwrap_or_else(|| {
             StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
         });
@@ -112,7 +168,7 @@ impl<S: S3> SseLayer<S> {
         let stored = self.store_object(req, &choice, body, len, checks).await?;
         let mut out = PutObjectOutput {
             e_tag: Some(s3s::dto::ETag::Strong(stored.etag)),
-            size: i64::try_from(len).ok(),
+            size: i64::try_from(stored.digests.len).ok(),
             version_id: stored.inner.version_id,
             ..Default::default()
         };
@@ -125,14 +181,14 @@ impl<S: S3> SseLayer<S> {
         Ok(S3Response::new(out))
     }
 
-    /// Writes `body` (`len` plaintext bytes) as the object of `req` (whose input's content
-    /// fields and metadata are the object's), encrypted as `choice` says.
+    /// Writes `body` (`len` plaintext bytes; `None`: as many as it holds) as the object of `req`
+    /// (whose input's content fields and metadata are the object's), encrypted as `choice` says.
     pub(crate) async fn store_object(
         &self,
         mut req: S3Request<PutObjectInput>,
         choice: &SseChoice,
         body: StreamingBlob,
-        len: u64,
+        len: Option<u64>,
         checks: BodyChecks,
     ) -> Result<Stored, S3Error> {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
@@ -162,7 +218,7 @@ impl<S: S3> SseLayer<S> {
                     SseKind::Kms | SseKind::Customer => opaque,
                 };
                 let mut m = HashMap::new();
-                m.insert(SIZE.to_owned(), len.to_string());
+                m.insert(SIZE.to_owned(), d.len.to_string());
                 m.insert(ETAG.to_owned(), etag.clone());
                 match &checksum_sealer {
                     // Encrypted objects keep their checksums sealed; a failure to seal leaves
@@ -199,7 +255,7 @@ impl<S: S3> SseLayer<S> {
         let input = &mut req.input;
         input.metadata = Some(metadata);
         input.body = Some(sealed.body);
-        input.content_length = i64::try_from(sealed.stored_len).ok();
+        input.content_length = sealed.stored_len.and_then(|l| i64::try_from(l).ok());
         input.content_md5 = None;
         input.checksum_algorithm = None;
         input.checksum_crc32 = None;

@@ -22,8 +22,9 @@ use crate::metrics::Metrics;
 pub(crate) struct SealPlan {
     /// The segment key; `None` passes the plaintext through unchanged (checks still run).
     pub key: Option<SegmentKey>,
-    /// The plaintext length the request declared.
-    pub plaintext_len: u64,
+    /// The plaintext length the request declared; `None` for a body whose end is its length
+    /// (a POST form's file), sealed with one chunk of lookahead.
+    pub plaintext_len: Option<u64>,
     pub checks: BodyChecks,
     pub batch_chunks: usize,
     pub metrics: Arc<Metrics>,
@@ -36,7 +37,8 @@ pub(crate) type OnComplete = Box<dyn FnOnce(&BodyDigests) + Send>;
 /// The sealed body for the store, and where the digests arrive once it has been read.
 pub(crate) struct SealedBody {
     pub body: StreamingBlob,
-    pub stored_len: u64,
+    /// The stored length, when the plaintext length was declared.
+    pub stored_len: Option<u64>,
     pub digests: oneshot::Receiver<Result<BodyDigests, S3Error>>,
 }
 
@@ -47,11 +49,11 @@ pub(crate) fn seal_body(
     plan: SealPlan,
     on_complete: OnComplete,
 ) -> Result<SealedBody, S3Error> {
-    let stored_len = match &plan.key {
-        Some(k) => ciphertext_len(plan.plaintext_len, k.chunk_log2()).map_err(|_| {
+    let stored_len = match (&plan.key, plan.plaintext_len) {
+        (Some(k), Some(len)) => Some(ciphertext_len(len, k.chunk_log2()).map_err(|_| {
             S3Error::with_message(S3ErrorCode::EntityTooLarge, "The object is too large.")
-        })?,
-        None => plan.plaintext_len,
+        })?),
+        (_, len) => len,
     };
     let (tx, body) = channel_body(stored_len, 2);
     let (done_tx, digests) = oneshot::channel();
@@ -99,6 +101,42 @@ fn input_error(e: &(dyn std::error::Error + 'static)) -> S3Error {
     )
 }
 
+/// Reads up to `want` bytes of `input` into `out` (appending), stopping early only where the input
+/// ends; returns how many it read.
+async fn fill_upto(
+    input: &mut StreamingBlob,
+    carry: &mut Bytes,
+    out: &mut Vec<u8>,
+    want: usize,
+) -> Result<usize, S3Error> {
+    let mut got = 0;
+    while got < want {
+        if carry.is_empty() {
+            match input.next().await {
+                Some(Ok(b)) => *carry = b,
+                Some(Err(e)) => return Err(input_error(&*e)),
+                None => break,
+            }
+        }
+        let n = (want - got).min(carry.len());
+        out.extend_from_slice(&carry.split_to(n));
+        got += n;
+    }
+    Ok(got)
+}
+
+/// Whether `input` has more (non-empty) data, which is then in `carry`.
+async fn more(input: &mut StreamingBlob, carry: &mut Bytes) -> Result<bool, S3Error> {
+    while carry.is_empty() {
+        match input.next().await {
+            Some(Ok(b)) => *carry = b,
+            Some(Err(e)) => return Err(input_error(&*e)),
+            None => return Ok(false),
+        }
+    }
+    Ok(true)
+}
+
 /// Reads exactly `want` bytes of `input` into `out` (appending), `carry` holding what the last
 /// item had left over.
 async fn fill(
@@ -142,37 +180,66 @@ async fn run(
     let key = key.map(Arc::new);
     // Sealed bodies are cut into the format's chunks, each slot with room for its tag; plain ones
     // into 64 KiB pieces, only to be checked in batches of the same size.
-    let (chunk, tag, total_chunks) = match &key {
-        Some(k) => (
-            k.chunk_size(),
-            TAG_LEN,
-            chunk_count(plaintext_len, k.chunk_log2()),
-        ),
-        None => (1 << 16, 0, plaintext_len.div_ceil(1 << 16)),
+    let (chunk, tag) = match &key {
+        Some(k) => (k.chunk_size(), TAG_LEN),
+        None => (1 << 16, 0),
     };
+    let total_chunks = plaintext_len.map(|len| match &key {
+        Some(k) => chunk_count(len, k.chunk_log2()),
+        None => len.div_ceil(1 << 16),
+    });
     let mut carry = Bytes::new();
     let mut remaining = plaintext_len;
+    let mut read = 0u64;
     let mut next_chunk = 0u64;
     let mut checks = Some(checks);
     let mut pending: Option<SealJob> = None;
-    while next_chunk < total_chunks {
-        let in_batch = (total_chunks - next_chunk).min(batch_chunks as u64) as usize;
+    let mut finished = total_chunks == Some(0);
+    while !finished {
+        let in_batch = total_chunks.map_or(batch_chunks as u64, |t| {
+            (t - next_chunk).min(batch_chunks as u64)
+        }) as usize;
         let mut batch = Vec::with_capacity(in_batch * (chunk + tag));
         let mut lens = Vec::with_capacity(in_batch);
+        let mut last_is_final = false;
         for _ in 0..in_batch {
-            let pt = usize::try_from(remaining.min(chunk as u64)).unwrap_or(chunk);
-            fill(&mut input, &mut carry, &mut batch, pt).await?;
+            let pt = match &mut remaining {
+                Some(r) => {
+                    let pt = usize::try_from((*r).min(chunk as u64)).unwrap_or(chunk);
+                    fill(&mut input, &mut carry, &mut batch, pt).await?;
+                    *r -= pt as u64;
+                    pt
+                }
+                None => {
+                    let n = fill_upto(&mut input, &mut carry, &mut batch, chunk).await?;
+                    if n == 0 && next_chunk + lens.len() as u64 > 0 {
+                        // The input ended on a chunk boundary: the chunk before was the last.
+                        last_is_final = true;
+                        break;
+                    }
+                    last_is_final = n < chunk;
+                    n
+                }
+            };
             batch.resize(batch.len() + tag, 0);
-            remaining -= pt as u64;
             lens.push(pt);
+            read += pt as u64;
+            if last_is_final {
+                break;
+            }
         }
+        last_is_final = match total_chunks {
+            Some(t) => next_chunk + lens.len() as u64 == t,
+            // A batch of whole chunks: it holds the last one if nothing follows.
+            None => last_is_final || !more(&mut input, &mut carry).await?,
+        };
+        finished = last_is_final;
         // The previous batch was checked and sealed while this one was read.
         if let Some(job) = pending.take() {
             checks = Some(finish_job(job, tx).await?);
         }
         let first = next_chunk;
-        next_chunk += in_batch as u64;
-        let last_is_final = next_chunk == total_chunks;
+        next_chunk += lens.len() as u64;
         let mut c = checks
             .take()
             .ok_or_else(|| super::errors::internal("checks lost"))?;
@@ -203,7 +270,7 @@ async fn run(
     }
     let checks = checks.ok_or_else(|| super::errors::internal("checks lost"))?;
     // Anything after the declared length is a malformed request.
-    loop {
+    while plaintext_len.is_some() {
         if !carry.is_empty() {
             return Err(S3Error::with_message(
                 S3ErrorCode::IncompleteBody,
@@ -216,7 +283,9 @@ async fn run(
             None => break,
         }
     }
-    checks.finish()
+    let mut digests = checks.finish()?;
+    digests.len = read;
+    Ok(digests)
 }
 
 /// A batch being checked and sealed on the blocking pool: it gives back the sealed bytes, the
@@ -237,4 +306,80 @@ async fn send(tx: &BodySender, batch: Vec<u8>) -> Result<(), S3Error> {
     tx.send(Ok(vec![Bytes::from(batch)])).await.map_err(|_| {
         S3Error::with_message(S3ErrorCode::InternalError, "The store stopped reading.")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use objseal_core::{Dek, ObjectKey, ObjectParams};
+
+    fn blob(bytes: &[u8], cut: usize) -> StreamingBlob {
+        let parts: Vec<Result<Bytes, std::io::Error>> = bytes
+            .chunks(cut.max(1))
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        StreamingBlob::wrap(futures::stream::iter(parts))
+    }
+
+    async fn seal(plain: &[u8], len: Option<u64>, cut: usize, batch: usize) -> Result<Vec<u8>, ()> {
+        let object = ObjectKey::create(
+            &Dek::from_bytes([1; 32]),
+            &ObjectParams::new([2; 32], [3; 32]).chunk_log2(12),
+        )
+        .unwrap();
+        let checks = BodyChecks::plan(&http::HeaderMap::new(), None, true).unwrap();
+        let plan = SealPlan {
+            key: Some(object.body_key().unwrap()),
+            plaintext_len: len,
+            checks,
+            batch_chunks: batch,
+            metrics: Arc::new(Metrics::default()),
+        };
+        let sealed = seal_body(blob(plain, cut), plan, Box::new(|_| {})).unwrap();
+        let mut body = sealed.body;
+        let mut out = Vec::new();
+        while let Some(b) = body.next().await {
+            out.extend_from_slice(&b.map_err(|_| ())?);
+        }
+        let d = sealed.digests.await.unwrap().map_err(|_| ())?;
+        assert_eq!(d.len, plain.len() as u64);
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn bodies_of_unknown_length_seal_exactly_as_declared_ones() {
+        for len in [
+            0usize,
+            1,
+            4095,
+            4096,
+            4097,
+            8192,
+            3 * 4096,
+            3 * 4096 + 5,
+            10 * 4096,
+        ] {
+            let plain: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+            let want = seal(&plain, Some(len as u64), 1000, 3).await.unwrap();
+            for cut in [1, 4095, 4096, 5000, 1 << 20] {
+                for batch in [1, 3, 16] {
+                    let got = seal(&plain, None, cut, batch).await.unwrap();
+                    assert_eq!(got, want, "len {len} cut {cut} batch {batch}");
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn declared_lengths_are_held_to() {
+        let plain = vec![7u8; 10_000];
+        assert!(
+            seal(&plain, Some(9_999), 4096, 2).await.is_err(),
+            "longer than declared"
+        );
+        assert!(
+            seal(&plain, Some(10_001), 4096, 2).await.is_err(),
+            "shorter than declared"
+        );
+    }
 }
