@@ -383,7 +383,7 @@ fn parse_container(file: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>, Vec<u8>) {
     let mut blobs = Vec::new();
     for _ in 0..n {
         let len = be16(file, at);
-        assert!((1..=4337).contains(&len));
+        assert!((1..=4392).contains(&len));
         blobs.push(file[at + 2..at + 2 + len].to_vec());
         at += 2 + len;
     }
