@@ -13,7 +13,7 @@ use super::checksum::BodyChecks;
 use super::echo::{SseEcho, echo_sse};
 use super::errors::invalid_request;
 use super::record::{check_user_metadata, user_metadata};
-use super::request::{CustomerHeaders, SseChoice, WriteSseHeaders};
+use super::request::{SseChoice, customer_headers, write_sse_headers};
 
 /// The bucket and key of a copy source.
 pub(crate) fn copy_source(src: &CopySource) -> Result<(String, String), S3Error> {
@@ -51,12 +51,8 @@ impl<S: S3> SseLayer<S> {
         let tls = super::is_tls(&req);
         let i = &req.input;
         let (src_bucket, src_key) = copy_source(&i.copy_source)?;
-        let src_customer = CustomerHeaders {
-            algorithm: i.copy_source_sse_customer_algorithm.as_deref(),
-            key: i.copy_source_sse_customer_key.as_deref(),
-            md5: i.copy_source_sse_customer_key_md5.as_deref(),
-        }
-        .parse(tls, self.config.allow_ssec_over_http)?;
+        let src_customer =
+            customer_headers!(i, copy_source).parse(tls, self.config.allow_ssec_over_http)?;
         let replace = i
             .metadata_directive
             .as_ref()
@@ -65,18 +61,8 @@ impl<S: S3> SseLayer<S> {
             check_user_metadata(i.metadata.as_ref())?;
         }
         let default = self.bucket_default(&i.bucket).await?;
-        let choice = WriteSseHeaders {
-            sse: i.server_side_encryption.as_ref(),
-            kms_key_id: i.ssekms_key_id.as_deref(),
-            kms_context: i.ssekms_encryption_context.as_deref(),
-            bucket_key: i.bucket_key_enabled,
-            customer: CustomerHeaders {
-                algorithm: i.sse_customer_algorithm.as_deref(),
-                key: i.sse_customer_key.as_deref(),
-                md5: i.sse_customer_key_md5.as_deref(),
-            },
-        }
-        .choose(tls, self.config.allow_ssec_over_http, default)?;
+        let choice =
+            write_sse_headers!(i).choose(tls, self.config.allow_ssec_over_http, default)?;
         let changes_encryption = i.server_side_encryption.is_some() || i.sse_customer_key.is_some();
         if src_bucket == i.bucket && src_key == i.key && !replace && !changes_encryption {
             return Err(invalid_request(
@@ -132,17 +118,7 @@ impl<S: S3> SseLayer<S> {
                 ..Default::default()
             }
         };
-        let put_req = S3Request {
-            input: put,
-            method: http::Method::PUT,
-            uri: req.uri.clone(),
-            headers: http::HeaderMap::new(),
-            extensions: http::Extensions::new(),
-            credentials: req.credentials.clone(),
-            region: req.region.clone(),
-            service: req.service.clone(),
-            trailing_headers: None,
-        };
+        let put_req = super::inner_request(&req, http::Method::PUT, put);
         let want_md5 = matches!(choice, SseChoice::None | SseChoice::S3);
         let checks = BodyChecks::plan(&http::HeaderMap::new(), None, want_md5)?;
         let stored = self

@@ -16,9 +16,8 @@ use super::echo::{SseEcho, echo_sse};
 use super::errors::corrupt;
 use super::layout::Layout;
 use super::open_body::open_body;
-use super::put::scrub_headers;
 use super::record::{ObjectRecord, SseKind, user_metadata};
-use super::request::{CustomerHeaders, CustomerKey, refuse_sse_on_read};
+use super::request::{CustomerHeaders, CustomerKey, customer_headers, refuse_sse_on_read};
 
 /// The read a request asks for, in plaintext bytes.
 pub(crate) struct Target {
@@ -249,22 +248,15 @@ impl<S: S3> SseLayer<S> {
         customer: Option<&CustomerKey>,
         with_keys: bool,
     ) -> Result<Opened, S3Error> {
-        let mut head_req = S3Request {
-            input: HeadObjectInput {
+        let head_req = super::inner_request(
+            req,
+            http::Method::HEAD,
+            HeadObjectInput {
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
                 ..Default::default()
             },
-            method: http::Method::HEAD,
-            uri: req.uri.clone(),
-            headers: req.headers.clone(),
-            extensions: http::Extensions::new(),
-            credentials: req.credentials.clone(),
-            region: req.region.clone(),
-            service: req.service.clone(),
-            trailing_headers: None,
-        };
-        scrub_headers(&mut head_req.headers);
+        );
         let head = self.inner.head_object(head_req).await?.output;
         let record = ObjectRecord::from_metadata(head.metadata.as_ref())?;
         let stored_len = head
@@ -360,11 +352,7 @@ impl<S: S3> SseLayer<S> {
                     &req,
                     &bucket,
                     &key,
-                    CustomerHeaders {
-                        algorithm: i.sse_customer_algorithm.as_deref(),
-                        key: i.sse_customer_key.as_deref(),
-                        md5: i.sse_customer_key_md5.as_deref(),
-                    },
+                    customer_headers!(i),
                     Conditions {
                         if_match: i.if_match.as_ref(),
                         if_none_match: i.if_none_match.as_ref(),
@@ -406,11 +394,7 @@ impl<S: S3> SseLayer<S> {
                 &req,
                 &i.bucket,
                 &i.key,
-                CustomerHeaders {
-                    algorithm: i.sse_customer_algorithm.as_deref(),
-                    key: i.sse_customer_key.as_deref(),
-                    md5: i.sse_customer_key_md5.as_deref(),
-                },
+                customer_headers!(i),
                 Conditions {
                     if_match: i.if_match.as_ref(),
                     if_none_match: i.if_none_match.as_ref(),
@@ -492,8 +476,10 @@ impl<S: S3> SseLayer<S> {
         range: std::ops::Range<u64>,
         pin: Option<&ETag>,
     ) -> Result<s3s::dto::StreamingBlob, S3Error> {
-        let mut get = S3Request {
-            input: GetObjectInput {
+        let get = super::inner_request(
+            req,
+            http::Method::GET,
+            GetObjectInput {
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
                 range: Some(Range::Int {
@@ -503,17 +489,7 @@ impl<S: S3> SseLayer<S> {
                 if_match: pin.cloned().map(ETagCondition::ETag),
                 ..Default::default()
             },
-            method: http::Method::GET,
-            uri: req.uri.clone(),
-            headers: req.headers.clone(),
-            extensions: http::Extensions::new(),
-            credentials: req.credentials.clone(),
-            region: req.region.clone(),
-            service: req.service.clone(),
-            trailing_headers: None,
-        };
-        scrub_headers(&mut get.headers);
-        get.headers.remove(http::header::RANGE);
+        );
         let out = match self.inner.get_object(get).await {
             Ok(r) => r.output,
             Err(e) if *e.code() == S3ErrorCode::PreconditionFailed => return Err(changed()),

@@ -118,6 +118,27 @@ impl<S> SseLayer<S> {
     }
 }
 
+/// A request of the layer's own to the store, on behalf of `req`: its credentials, region and
+/// URI, and nothing else of it — no headers (the store reads its inputs, and the client's headers
+/// describe a plaintext body and may carry a customer key), no extensions, no trailers.
+pub(crate) fn inner_request<T, I>(
+    req: &S3Request<T>,
+    method: http::Method,
+    input: I,
+) -> S3Request<I> {
+    S3Request {
+        input,
+        method,
+        uri: req.uri.clone(),
+        headers: http::HeaderMap::new(),
+        extensions: http::Extensions::new(),
+        credentials: req.credentials.clone(),
+        region: req.region.clone(),
+        service: req.service.clone(),
+        trailing_headers: None,
+    }
+}
+
 /// Whether the request came over TLS (see [`Transport`](crate::internal::Transport)).
 pub(crate) fn is_tls<T>(req: &S3Request<T>) -> bool {
     req.extensions

@@ -28,7 +28,7 @@ use super::put::scrub_headers;
 use super::record::{
     ETAG, MANIFEST, SIZE, Sealing, SseKind, UPLOAD_MANIFEST_KEY, check_user_metadata,
 };
-use super::request::{CustomerHeaders, CustomerKey, WriteSseHeaders};
+use super::request::{CustomerHeaders, CustomerKey, customer_headers, write_sse_headers};
 use super::seal_body::{SealPlan, seal_body};
 use super::upload_id;
 use crate::internal::LateMetadata;
@@ -85,18 +85,7 @@ impl<S: S3> SseLayer<S> {
         check_user_metadata(req.input.metadata.as_ref())?;
         let default = self.bucket_default(&req.input.bucket).await?;
         let i = &req.input;
-        let choice = WriteSseHeaders {
-            sse: i.server_side_encryption.as_ref(),
-            kms_key_id: i.ssekms_key_id.as_deref(),
-            kms_context: i.ssekms_encryption_context.as_deref(),
-            bucket_key: i.bucket_key_enabled,
-            customer: CustomerHeaders {
-                algorithm: i.sse_customer_algorithm.as_deref(),
-                key: i.sse_customer_key.as_deref(),
-                md5: i.sse_customer_key_md5.as_deref(),
-            },
-        }
-        .choose(
+        let choice = write_sse_headers!(i).choose(
             super::is_tls(&req),
             self.config.allow_ssec_over_http,
             default,
@@ -230,12 +219,10 @@ impl<S: S3> SseLayer<S> {
             },
             on_complete,
         )?;
-        let mut headers = req.headers.clone();
-        scrub_headers(&mut headers);
-        let mut extensions = http::Extensions::new();
-        extensions.insert(late);
-        let part_req = S3Request {
-            input: UploadPartInput {
+        let mut part_req = super::inner_request(
+            req,
+            http::Method::PUT,
+            UploadPartInput {
                 body: Some(sealed.body),
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
@@ -244,15 +231,8 @@ impl<S: S3> SseLayer<S> {
                 upload_id: inner_id,
                 ..Default::default()
             },
-            method: http::Method::PUT,
-            uri: req.uri.clone(),
-            headers,
-            extensions,
-            credentials: req.credentials.clone(),
-            region: req.region.clone(),
-            service: req.service.clone(),
-            trailing_headers: None,
-        };
+        );
+        part_req.extensions.insert(late);
         let inner = self.inner.upload_part(part_req).await;
         let digests = match sealed.digests.await {
             Ok(Ok(d)) => d,
@@ -281,11 +261,7 @@ impl<S: S3> SseLayer<S> {
             StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
         });
         let i = &req.input;
-        let customer = CustomerHeaders {
-            algorithm: i.sse_customer_algorithm.as_deref(),
-            key: i.sse_customer_key.as_deref(),
-            md5: i.sse_customer_key_md5.as_deref(),
-        };
+        let customer = customer_headers!(i);
         let (etag, echo, c) = self
             .write_part(
                 &req,
@@ -314,12 +290,8 @@ impl<S: S3> SseLayer<S> {
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let i = &req.input;
         let (src_bucket, src_key) = super::copy::copy_source(&i.copy_source)?;
-        let src_customer = CustomerHeaders {
-            algorithm: i.copy_source_sse_customer_algorithm.as_deref(),
-            key: i.copy_source_sse_customer_key.as_deref(),
-            md5: i.copy_source_sse_customer_key_md5.as_deref(),
-        }
-        .parse(super::is_tls(&req), self.config.allow_ssec_over_http)?;
+        let src_customer = customer_headers!(i, copy_source)
+            .parse(super::is_tls(&req), self.config.allow_ssec_over_http)?;
         let src = self
             .open_object(&req, &src_bucket, &src_key, src_customer.as_ref())
             .await?;
@@ -339,11 +311,7 @@ impl<S: S3> SseLayer<S> {
         let body = self
             .plaintext_body(&req, &src_bucket, &src_key, &src, start, end)
             .await?;
-        let customer = CustomerHeaders {
-            algorithm: i.sse_customer_algorithm.as_deref(),
-            key: i.sse_customer_key.as_deref(),
-            md5: i.sse_customer_key_md5.as_deref(),
-        };
+        let customer = customer_headers!(i);
         let (etag, echo, _) = self
             .write_part(
                 &req,
@@ -380,8 +348,10 @@ impl<S: S3> SseLayer<S> {
         let mut parts = HashMap::new();
         let mut marker = None;
         loop {
-            let list = S3Request {
-                input: ListPartsInput {
+            let list = super::inner_request(
+                req,
+                http::Method::GET,
+                ListPartsInput {
                     bucket: bucket.to_owned(),
                     key: key.to_owned(),
                     upload_id: inner_id.to_owned(),
@@ -389,15 +359,7 @@ impl<S: S3> SseLayer<S> {
                     max_parts: Some(1000),
                     ..Default::default()
                 },
-                method: http::Method::GET,
-                uri: req.uri.clone(),
-                headers: http::HeaderMap::new(),
-                extensions: http::Extensions::new(),
-                credentials: req.credentials.clone(),
-                region: req.region.clone(),
-                service: req.service.clone(),
-                trailing_headers: None,
-            };
+            );
             let out = self.inner.list_parts(list).await?.output;
             for p in out.parts.unwrap_or_default() {
                 if let (Some(n), Some(e), Some(s)) = (p.part_number, p.e_tag, p.size) {
@@ -432,12 +394,8 @@ impl<S: S3> SseLayer<S> {
         } = upload_id::decode(&i.upload_id, &self.id_binding(&i.bucket, &i.key))?;
         // Amazon S3 does not require the customer key here (and rclone never sends it); when it
         // comes, it must be the upload's.
-        let customer = CustomerHeaders {
-            algorithm: i.sse_customer_algorithm.as_deref(),
-            key: i.sse_customer_key.as_deref(),
-            md5: i.sse_customer_key_md5.as_deref(),
-        }
-        .parse(super::is_tls(&req), self.config.allow_ssec_over_http)?;
+        let customer =
+            customer_headers!(i).parse(super::is_tls(&req), self.config.allow_ssec_over_http)?;
         let signer = match (sealing.kind, customer) {
             (SseKind::None, None) => None,
             (SseKind::Customer, None) => {

@@ -13,7 +13,7 @@ use super::errors::internal;
 use super::record::{
     CHECKSUM_PREFIX, ETAG, SEALED_CHECKSUMS, SIZE, Sealing, SseKind, check_user_metadata,
 };
-use super::request::{CustomerHeaders, SseChoice, WriteSseHeaders};
+use super::request::{SseChoice, write_sse_headers};
 use super::seal_body::{SealPlan, seal_body};
 use crate::internal::LateMetadata;
 
@@ -144,18 +144,8 @@ impl<S: S3> SseLayer<S> {
         check_user_metadata(req.input.metadata.as_ref())?;
         let default = self.bucket_default(&req.input.bucket).await?;
         let input = &req.input;
-        let choice = WriteSseHeaders {
-            sse: input.server_side_encryption.as_ref(),
-            kms_key_id: input.ssekms_key_id.as_deref(),
-            kms_context: input.ssekms_encryption_context.as_deref(),
-            bucket_key: input.bucket_key_enabled,
-            customer: CustomerHeaders {
-                algorithm: input.sse_customer_algorithm.as_deref(),
-                key: input.sse_customer_key.as_deref(),
-                md5: input.sse_customer_key_md5.as_deref(),
-            },
-        }
-        .choose(tls, self.config.allow_ssec_over_http, default)?;
+        let choice =
+            write_sse_headers!(input).choose(tls, self.config.allow_ssec_over_http, default)?;
         let body = req.input.body.take().unwrap_or_else(|| {
             StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
         });

@@ -140,6 +140,40 @@ pub(crate) struct WriteSseHeaders<'a> {
     pub customer: CustomerHeaders<'a>,
 }
 
+/// The SSE-C headers of a request's input: `customer_headers!(input)` for the object's,
+/// `customer_headers!(input, copy_source)` for a copy source's.
+macro_rules! customer_headers {
+    ($i:expr) => {
+        $crate::sse::request::CustomerHeaders {
+            algorithm: $i.sse_customer_algorithm.as_deref(),
+            key: $i.sse_customer_key.as_deref(),
+            md5: $i.sse_customer_key_md5.as_deref(),
+        }
+    };
+    ($i:expr, copy_source) => {
+        $crate::sse::request::CustomerHeaders {
+            algorithm: $i.copy_source_sse_customer_algorithm.as_deref(),
+            key: $i.copy_source_sse_customer_key.as_deref(),
+            md5: $i.copy_source_sse_customer_key_md5.as_deref(),
+        }
+    };
+}
+pub(crate) use customer_headers;
+
+/// The SSE headers of a write's input (PutObject, CreateMultipartUpload, CopyObject).
+macro_rules! write_sse_headers {
+    ($i:expr) => {
+        $crate::sse::request::WriteSseHeaders {
+            sse: $i.server_side_encryption.as_ref(),
+            kms_key_id: $i.ssekms_key_id.as_deref(),
+            kms_context: $i.ssekms_encryption_context.as_deref(),
+            bucket_key: $i.bucket_key_enabled,
+            customer: $crate::sse::request::customer_headers!($i),
+        }
+    };
+}
+pub(crate) use write_sse_headers;
+
 /// The bucket's default encryption, when it has one.
 #[derive(Debug, Clone)]
 pub(crate) enum BucketDefault {
