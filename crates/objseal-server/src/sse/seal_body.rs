@@ -143,24 +143,13 @@ async fn fill(
     input: &mut StreamingBlob,
     carry: &mut Bytes,
     out: &mut Vec<u8>,
-    mut want: usize,
+    want: usize,
 ) -> Result<(), S3Error> {
-    while want > 0 {
-        if carry.is_empty() {
-            match input.next().await {
-                Some(Ok(b)) => *carry = b,
-                Some(Err(e)) => return Err(input_error(&*e)),
-                None => {
-                    return Err(S3Error::with_message(
-                        S3ErrorCode::IncompleteBody,
-                        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
-                    ));
-                }
-            }
-        }
-        let n = want.min(carry.len());
-        out.extend_from_slice(&carry.split_to(n));
-        want -= n;
+    if fill_upto(input, carry, out, want).await? < want {
+        return Err(S3Error::with_message(
+            S3ErrorCode::IncompleteBody,
+            "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+        ));
     }
     Ok(())
 }
@@ -270,18 +259,11 @@ async fn run(
     }
     let checks = checks.ok_or_else(|| super::errors::internal("checks lost"))?;
     // Anything after the declared length is a malformed request.
-    while plaintext_len.is_some() {
-        if !carry.is_empty() {
-            return Err(S3Error::with_message(
-                S3ErrorCode::IncompleteBody,
-                "The request body is longer than its Content-Length.",
-            ));
-        }
-        match input.next().await {
-            Some(Ok(b)) => carry = b,
-            Some(Err(e)) => return Err(input_error(&*e)),
-            None => break,
-        }
+    if plaintext_len.is_some() && more(&mut input, &mut carry).await? {
+        return Err(S3Error::with_message(
+            S3ErrorCode::IncompleteBody,
+            "The request body is longer than its Content-Length.",
+        ));
     }
     let mut digests = checks.finish()?;
     digests.len = read;
