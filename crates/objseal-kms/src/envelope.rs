@@ -80,12 +80,51 @@ pub async fn new_data_key(
     let dek = Dek::try_from_slice(data_key.plaintext.as_bytes()).map_err(|_| {
         KmsError::Internal("the KMS returned a data key that is not 32 bytes".into())
     })?;
+    Ok((dek, encode_blob(&data_key.wrapped, wrap_salt)?))
+}
+
+/// Wraps an existing data key under one more KMS master key (the KMS's `Encrypt`): another
+/// recipient of an object whose data key came from elsewhere, or a rewrap under a new key. The blob
+/// is bound to `ctx_hash` exactly as [`new_data_key`]'s, with a fresh `wrap_salt`.
+///
+/// # Errors
+/// As [`new_data_key`].
+///
+/// ```
+/// # objseal_kms::keystore::block_on(async {
+/// use objseal_kms::{CreateKeyRequest, Kms, LocalKms, LocalKmsConfig, RootKey, envelope};
+/// use objseal_core::{Dek, format::wrapped_key::WrappedKey};
+/// let dir = tempfile::tempdir().unwrap();
+/// let kms = LocalKms::open(LocalKmsConfig::new(dir.path().join("keys"), RootKey::from_bytes([1; 32]))).unwrap();
+/// let key = kms.create_key(CreateKeyRequest::default()).await.unwrap();
+/// let dek = Dek::from_bytes([9; 32]);
+/// let blob = envelope::wrap_data_key(&kms, &key.arn, &dek, &[7; 32]).await.unwrap();
+/// let parsed = WrappedKey::parse(&blob).unwrap();
+/// assert_eq!(envelope::unwrap_data_key(&kms, &parsed, &[7; 32]).await.unwrap(), dek);
+/// # });
+/// ```
+pub async fn wrap_data_key(
+    kms: &dyn Kms,
+    key_id: &str,
+    dek: &Dek,
+    ctx_hash: &[u8; 32],
+) -> Result<Vec<u8>, KmsError> {
+    let mut wrap_salt = [0u8; 32];
+    getrandom::fill(&mut wrap_salt)
+        .map_err(|_| KmsError::Internal("the system random source failed".into()))?;
+    let context = kms_context(ctx_hash, &wrap_salt);
+    let wrapped = kms.encrypt(key_id, dek.expose_secret(), &context).await?;
+    encode_blob(&wrapped, wrap_salt)
+}
+
+/// The algorithm-2 blob of a KMS ciphertext.
+fn encode_blob(wrapped: &crate::Ciphertext, wrap_salt: [u8; 32]) -> Result<Vec<u8>, KmsError> {
     let blob = WrappedKey {
         algorithm: WrapAlgorithm::Kms,
-        key_id: &data_key.wrapped.key_arn,
-        key_version: data_key.wrapped.key_version,
+        key_id: &wrapped.key_arn,
+        key_version: wrapped.key_version,
         wrap_salt,
-        ciphertext: &data_key.wrapped.ciphertext_blob,
+        ciphertext: &wrapped.ciphertext_blob,
     };
     let mut out = vec![0u8; blob.encoded_len()];
     blob.encode(&mut out).map_err(|e| {
@@ -93,7 +132,7 @@ pub async fn new_data_key(
             "the KMS's key ARN or ciphertext does not fit a wrapped-key blob: {e}"
         ))
     })?;
-    Ok((dek, out))
+    Ok(out)
 }
 
 /// The data key of a KMS-wrapped blob (algorithm 2) of an object whose context hash is `ctx_hash`.

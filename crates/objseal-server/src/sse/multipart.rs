@@ -107,7 +107,7 @@ impl<S: S3> SseLayer<S> {
             None => (Sealing::none(), Vec::new()),
         };
         let mut metadata =
-            super::record::user_metadata(req.input.metadata.take()).unwrap_or_default();
+            super::record::stored_user_metadata(req.input.metadata.take()).unwrap_or_default();
         sealing.to_entries(&mut metadata);
         if !manifest_key.is_empty() {
             // So that ListMultipartUploads can show the upload under its full id.

@@ -240,7 +240,7 @@ impl<S: S3> SseLayer<S> {
             on_complete,
         )?;
         let mut metadata =
-            super::record::user_metadata(req.input.metadata.take()).unwrap_or_default();
+            super::record::stored_user_metadata(req.input.metadata.take()).unwrap_or_default();
         sealing.to_entries(&mut metadata);
         let input = &mut req.input;
         input.metadata = Some(metadata);

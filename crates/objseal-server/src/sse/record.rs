@@ -10,7 +10,7 @@ use objseal_core::Header;
 use s3s::S3Error;
 use s3s::dto::Metadata;
 
-use super::errors::{corrupt, invalid_argument};
+use super::errors::corrupt;
 use crate::internal::RESERVED_PREFIX;
 
 pub(crate) const SSE: &str = "objseal-sse";
@@ -195,19 +195,47 @@ impl ObjectRecord {
     }
 }
 
-/// The client's metadata: ours removed.
+/// Client metadata names in our namespace are kept escaped, under this prefix: `objseal-X` is
+/// stored as `objseal-user-X`, so a client (objseal-client's CSE objects, say) may use any name
+/// while the layer's own entries stay apart.
+pub(crate) const ESCAPED_USER_PREFIX: &str = "objseal-user-";
+
+/// The client's metadata as the store keeps it: names starting with `objseal-` escaped.
+pub(crate) fn stored_user_metadata(meta: Option<Metadata>) -> Option<Metadata> {
+    meta.map(|m| {
+        m.into_iter()
+            .map(|(k, v)| match strip_prefix_ci(&k, RESERVED_PREFIX) {
+                Some(rest) => (format!("{ESCAPED_USER_PREFIX}{rest}"), v),
+                None => (k, v),
+            })
+            .collect()
+    })
+}
+
+/// The client's metadata as the store returns it: ours removed, the client's unescaped.
 pub(crate) fn user_metadata(meta: Option<Metadata>) -> Option<Metadata> {
     meta.map(|m| {
         m.into_iter()
-            .filter(|(k, _)| !k.starts_with(RESERVED_PREFIX))
+            .filter_map(|(k, v)| match strip_prefix_ci(&k, ESCAPED_USER_PREFIX) {
+                Some(rest) => Some((format!("{RESERVED_PREFIX}{rest}"), v)),
+                None if strip_prefix_ci(&k, RESERVED_PREFIX).is_some() => None,
+                None => Some((k, v)),
+            })
             .collect()
     })
+}
+
+/// `name` without `prefix`, compared ASCII-case-insensitively (metadata names are).
+fn strip_prefix_ci<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = name.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &name[prefix.len()..])
 }
 
 /// The most user metadata an object takes (keys and values, UTF-8 bytes), as on Amazon S3.
 pub(crate) const MAX_USER_METADATA: usize = 2048;
 
-/// Refuses client metadata in our namespace, and more than [`MAX_USER_METADATA`] of it.
+/// Refuses more than [`MAX_USER_METADATA`] of client metadata.
 pub(crate) fn check_user_metadata(meta: Option<&Metadata>) -> Result<(), S3Error> {
     let size: usize = meta.map_or(0, |m| m.iter().map(|(k, v)| k.len() + v.len()).sum());
     if size > MAX_USER_METADATA {
@@ -217,14 +245,6 @@ pub(crate) fn check_user_metadata(meta: Option<&Metadata>) -> Result<(), S3Error
                 "Your metadata headers exceed the maximum allowed metadata size ({size} > {MAX_USER_METADATA} bytes)."
             ),
         ));
-    }
-    if let Some(k) = meta.and_then(|m| {
-        m.keys()
-            .find(|k| k.to_ascii_lowercase().starts_with(RESERVED_PREFIX))
-    }) {
-        return Err(invalid_argument(format!(
-            "User metadata keys starting with \"x-amz-meta-{RESERVED_PREFIX}\" are reserved: {k}"
-        )));
     }
     Ok(())
 }

@@ -138,18 +138,31 @@ async fn refused_writes_have_s3_codes_and_store_nothing() {
         "InvalidArgument",
         400
     );
-    // Reserved metadata.
-    assert_refused!(
-        c.put_object()
-            .bucket("err")
-            .key("k")
-            .metadata("objseal-size", "1")
-            .body(body(&b))
-            .send()
-            .await,
-        "InvalidArgument",
-        400
-    );
+    // Metadata in the layer's namespace is the client's own: kept apart (escaped), returned as
+    // sent, and never taken for the layer's entries.
+    c.put_object()
+        .bucket("err")
+        .key("ns")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .metadata("objseal-size", "1")
+        .metadata("objseal-user-x", "2")
+        .body(body(&b))
+        .send()
+        .await
+        .unwrap();
+    let head = c
+        .head_object()
+        .bucket("err")
+        .key("ns")
+        .send()
+        .await
+        .unwrap();
+    let meta = head.metadata.unwrap();
+    assert_eq!(meta.get("objseal-size").map(String::as_str), Some("1"));
+    assert_eq!(meta.get("objseal-user-x").map(String::as_str), Some("2"));
+    assert_eq!(meta.len(), 2);
+    assert_eq!(head.content_length, Some(b.len() as i64));
+    c.delete_object().bucket("err").key("ns").send().await.unwrap();
     // More than 2 KB of user metadata; an encryption context over 4 KiB.
     assert_refused!(
         c.put_object()
