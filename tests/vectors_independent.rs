@@ -2,7 +2,8 @@
 //! `hmac`, `hkdf`, `aes-gcm`; `serde_json` and `hex` to read the files). It uses nothing of
 //! `objseal-core` or of the vector generator, and proves the document suffices: every positive vector
 //! decrypts to its plaintext, every negative vector fails with exactly the error the document's order
-//! of checks (§9) gives, and the worked examples in the document are right.
+//! of checks (§9) gives, every range vector reads its range or fails as §10 says, and the worked
+//! examples in the document are right.
 
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit};
@@ -150,29 +151,76 @@ fn fits(len: usize, k: u8, i: u64, last: bool) -> bool {
     }
 }
 
-/// Opens one segment's chunks in order (§9 step 6), classifying failures.
+/// Opens chunk `i` of `segment` with flag `last`, classifying a failure (§9 "Opening chunk i").
+fn open_chunk(
+    key: &[u8; 32],
+    segment: u32,
+    k: u8,
+    i: u64,
+    last: bool,
+    chunk: &[u8],
+) -> Result<Vec<u8>, Fail> {
+    if !fits(chunk.len(), k, i, last) {
+        return Err(Named("BadLength"));
+    }
+    if let Some(p) = gcm_open(key, nonce(i, last), &[], chunk) {
+        return Ok(p);
+    }
+    let opposite =
+        fits(chunk.len(), k, i, !last) && gcm_open(key, nonce(i, !last), &[], chunk).is_some();
+    Err(match (opposite, last) {
+        (true, true) => Named("Truncated"),
+        (true, false) => Named("TrailingData"),
+        (false, _) => Fail::Chunk { segment, chunk: i },
+    })
+}
+
+/// Opens one segment's chunks in order (§9 step 6).
 fn open_segment(key: &[u8; 32], segment: u32, k: u8, ct: &[u8]) -> Result<Vec<u8>, Fail> {
     let (_, n) = plaintext_len(ct.len() as u64, k)?;
     let mut out = Vec::new();
     for (i, chunk) in ct.chunks((1 << k) + 16).enumerate() {
         let i = i as u64;
-        let last = i + 1 == n;
-        if !fits(chunk.len(), k, i, last) {
-            return Err(Named("BadLength"));
-        }
-        if let Some(p) = gcm_open(key, nonce(i, last), &[], chunk) {
-            out.extend(p);
-            continue;
-        }
-        let opposite =
-            fits(chunk.len(), k, i, !last) && gcm_open(key, nonce(i, !last), &[], chunk).is_some();
-        return Err(match (opposite, last) {
-            (true, true) => Named("Truncated"),
-            (true, false) => Named("TrailingData"),
-            (false, _) => Fail::Chunk { segment, chunk: i },
-        });
+        out.extend(open_chunk(key, segment, k, i, i + 1 == n, chunk)?);
     }
     Ok(out)
+}
+
+/// §10: plaintext bytes `a..b` of one segment of `pt_len` bytes whose stored ciphertext is `ct`.
+/// Only the span's bytes are taken from `ct`; the segment's final chunk, when in the span, is opened
+/// before any other.
+fn read_span(
+    key: &[u8; 32],
+    segment: u32,
+    k: u8,
+    pt_len: u64,
+    ct: &[u8],
+    (a, b): (u64, u64),
+) -> Result<Vec<u8>, Fail> {
+    let c = 1u64 << k;
+    let sealed = c + 16;
+    let final_chunk = pt_len.div_ceil(c).max(1) - 1;
+    let (first, last) = (a >> k, (b - 1) >> k);
+    let start = (first * sealed) as usize;
+    let end = ((last + 1) * sealed).min(ct.len() as u64) as usize;
+    let fetched = &ct[start..end];
+    let chunk_at = |i: u64| {
+        let from = ((i - first) * sealed) as usize;
+        &fetched[from..(from + sealed as usize).min(fetched.len())]
+    };
+    let mut final_plaintext = None;
+    if last == final_chunk {
+        final_plaintext = Some(open_chunk(key, segment, k, last, true, chunk_at(last))?);
+    }
+    let mut plaintext = Vec::new();
+    for i in first..=last {
+        match (i == final_chunk, &final_plaintext) {
+            (true, Some(p)) => plaintext.extend_from_slice(p),
+            _ => plaintext.extend(open_chunk(key, segment, k, i, false, chunk_at(i))?),
+        }
+    }
+    let offset = first * c;
+    Ok(plaintext[(a - offset) as usize..(b - offset) as usize].to_vec())
 }
 
 // ---------------------------------------------------------------- §2 header, §7 blob, §6 manifest
@@ -218,15 +266,16 @@ fn parse_header(h: &[u8]) -> Result<Header, Fail> {
     })
 }
 
-/// Parses a blob and unwraps it (algorithms 1 and 3) under `kek` for `ctx_hash`.
-fn unwrap_dek(blob: &[u8], kek: &[u8; 32], ctx_hash: &[u8; 32]) -> Result<[u8; 32], Fail> {
+/// §7 blob checks. `Ok(None)`: an algorithm byte none of 1, 2, 3 (not parsed further, §9 step 3);
+/// `Ok(Some(algorithm))` for a well-formed blob.
+fn check_blob(blob: &[u8]) -> Result<Option<u8>, Fail> {
     let bad = Named("BadWrappedKey");
     if blob.len() < 3 || blob[0] != 1 {
         return Err(bad);
     }
     let algorithm = blob[1];
     if !(1..=3).contains(&algorithm) {
-        return Err(Named("UnknownWrapAlgorithm"));
+        return Ok(None);
     }
     let l = usize::from(blob[2]);
     if blob.len() < 41 + l {
@@ -242,9 +291,12 @@ fn unwrap_dek(blob: &[u8], kek: &[u8; 32], ctx_hash: &[u8; 32]) -> Result<[u8; 3
     if algorithm != 2 && m != 48 {
         return Err(bad);
     }
-    if algorithm == 2 {
-        return Err(Named("UnknownWrapAlgorithm")); // KMS: not ours to open here
-    }
+    Ok(Some(algorithm))
+}
+
+/// Local unwrap (§7, algorithms 1 and 3 alike) of a well-formed blob under `kek` for `ctx_hash`.
+fn unwrap_local(blob: &[u8], kek: &[u8; 32], ctx_hash: &[u8; 32]) -> Option<[u8; 32]> {
+    let l = usize::from(blob[2]);
     let prefix = &blob[..41 + l];
     let wrap_salt = &blob[7 + l..39 + l];
     let wrap_key = hkdf_expand(
@@ -252,8 +304,8 @@ fn unwrap_dek(blob: &[u8], kek: &[u8; 32], ctx_hash: &[u8; 32]) -> Result<[u8; 3
         &[LABEL_WRAP, prefix, ctx_hash],
     );
     let aad = [prefix, ctx_hash].concat();
-    let dek = gcm_open(&wrap_key, [0; 12], &aad, &blob[41 + l..]).ok_or(Named("UnwrapFailed"))?;
-    Ok(dek.try_into().expect("48-byte ciphertext holds 32 bytes"))
+    let dek = gcm_open(&wrap_key, [0; 12], &aad, &blob[41 + l..])?;
+    Some(dek.try_into().expect("48-byte ciphertext holds 32 bytes"))
 }
 
 struct Entry {
@@ -312,24 +364,64 @@ struct Input {
     kek: [u8; 32],
     context: Vec<(String, String)>,
     header: Vec<u8>,
-    wrapped_key: Vec<u8>,
+    wrapped_keys: Vec<Vec<u8>>,
     manifest: Option<Vec<u8>>,
     body: Vec<u8>,
 }
 
-fn decrypt(input: &Input) -> Result<Vec<u8>, Fail> {
+/// One segment of the body: its number, key and plaintext and ciphertext extents.
+struct Segment {
+    number: u32,
+    key: [u8; 32],
+    pt_start: u64,
+    pt_len: u64,
+    ct_start: usize,
+    ct_len: usize,
+}
+
+/// §9 steps 1–5: everything before the chunks. Returns the chunk size and the segments.
+fn open_object(input: &Input) -> Result<(u8, Vec<Segment>), Fail> {
     // 1. Context.
     let ctx_hash = context_hash(&input.context)?;
     // 2. Header structure.
     let header = parse_header(&input.header)?;
-    // 3. The DEK.
-    let dek = unwrap_dek(&input.wrapped_key, &input.kek, &ctx_hash)?;
-    // 4. Header tag, then context.
-    let prk = hkdf_extract(&header.object_salt, &dek);
-    let k_hdr = hkdf_expand(&prk, &[LABEL_HEADER, &header.prefix]);
-    if !hmac_verify(&k_hdr, &header.prefix, &header.tag) || header.ctx_hash != ctx_hash {
-        return Err(Named("HeaderAuth"));
+    // 3. The structure of every blob first; then, in order, each blob of algorithm 1 or 3 (a local
+    // KEK handles both, the same way), its DEK taken through step 4. The first to pass wins.
+    if input.wrapped_keys.is_empty() {
+        return Err(Named("BadWrappedKey"));
     }
+    let mut algorithms = Vec::new();
+    for blob in &input.wrapped_keys {
+        algorithms.push(check_blob(blob)?);
+    }
+    let (mut tried, mut unwrapped) = (false, false);
+    let mut prk = None;
+    for (blob, algorithm) in input.wrapped_keys.iter().zip(algorithms) {
+        if !matches!(algorithm, Some(1 | 3)) {
+            continue; // KMS or unknown: not a blob this reader handles
+        }
+        tried = true;
+        let Some(dek) = unwrap_local(blob, &input.kek, &ctx_hash) else {
+            continue;
+        };
+        unwrapped = true;
+        // 4. Header tag, then context.
+        let candidate = hkdf_extract(&header.object_salt, &dek);
+        let k_hdr = hkdf_expand(&candidate, &[LABEL_HEADER, &header.prefix]);
+        if hmac_verify(&k_hdr, &header.prefix, &header.tag) && header.ctx_hash == ctx_hash {
+            prk = Some(candidate);
+            break;
+        }
+    }
+    let Some(prk) = prk else {
+        return Err(Named(if unwrapped {
+            "HeaderAuth"
+        } else if tried {
+            "UnwrapFailed"
+        } else {
+            "UnknownWrapAlgorithm"
+        }));
+    };
     let k = header.chunk_log2;
     let segment_key = |number: u32, salt: &[u8; 16]| {
         hkdf_expand(
@@ -337,12 +429,21 @@ fn decrypt(input: &Input) -> Result<Vec<u8>, Fail> {
             &[LABEL_SEGMENT, &header.prefix, &number.to_be_bytes(), salt],
         )
     };
-    // 5–6.
+    // 5.
     if !header.segmented {
         if input.manifest.is_some() {
             return Err(Named("BadFlags"));
         }
-        return open_segment(&segment_key(0, &[0; 16]), 0, k, &input.body);
+        let (pt_len, _) = plaintext_len(input.body.len() as u64, k)?;
+        let segment = Segment {
+            number: 0,
+            key: segment_key(0, &[0; 16]),
+            pt_start: 0,
+            pt_len,
+            ct_start: 0,
+            ct_len: input.body.len(),
+        };
+        return Ok((k, vec![segment]));
     }
     let manifest = input.manifest.as_deref().ok_or(Named("BadManifest"))?;
     let k_manifest = hkdf_expand(&prk, &[LABEL_MANIFEST, &header.prefix]);
@@ -356,19 +457,74 @@ fn decrypt(input: &Input) -> Result<Vec<u8>, Fail> {
         std::cmp::Ordering::Greater => return Err(Named("TrailingData")),
         std::cmp::Ordering::Equal => {}
     }
-    let mut out = Vec::new();
-    let mut at = 0usize;
+    let (mut pt_start, mut ct_start) = (0, 0);
+    let mut segments = Vec::new();
     for e in &entries {
-        let len = ciphertext_len(e.plaintext_len, k) as usize;
-        let plaintext = open_segment(
-            &segment_key(e.number, &e.salt),
-            e.number,
-            k,
-            &input.body[at..at + len],
-        )?;
-        assert_eq!(plaintext.len() as u64, e.plaintext_len);
+        let ct_len = ciphertext_len(e.plaintext_len, k) as usize;
+        segments.push(Segment {
+            number: e.number,
+            key: segment_key(e.number, &e.salt),
+            pt_start,
+            pt_len: e.plaintext_len,
+            ct_start,
+            ct_len,
+        });
+        pt_start += e.plaintext_len;
+        ct_start += ct_len;
+    }
+    Ok((k, segments))
+}
+
+fn decrypt(input: &Input) -> Result<Vec<u8>, Fail> {
+    let (k, segments) = open_object(input)?;
+    // 6.
+    let mut out = Vec::new();
+    for s in &segments {
+        let ct = &input.body[s.ct_start..s.ct_start + s.ct_len];
+        let plaintext = open_segment(&s.key, s.number, k, ct)?;
+        assert_eq!(plaintext.len() as u64, s.pt_len);
         out.extend(plaintext);
-        at += len;
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- §10 range reads
+
+/// An HTTP byte range over the plaintext.
+#[derive(Clone, Copy, Debug)]
+enum Range {
+    Inclusive(u64, u64),
+    From(u64),
+    Suffix(u64),
+}
+
+/// The plaintext bytes `[a, b)` a range selects from `p` bytes (§10 "The range").
+fn select(range: Range, p: u64) -> Result<(u64, u64), Fail> {
+    let unsatisfiable = Named("RangeNotSatisfiable");
+    match range {
+        Range::Inclusive(first, last) if first <= last && first < p => {
+            Ok((first, (last + 1).min(p)))
+        }
+        Range::From(first) if first < p => Ok((first, p)),
+        Range::Suffix(n) if n > 0 && p > 0 => Ok((p - n.min(p), p)),
+        _ => Err(unsatisfiable),
+    }
+}
+
+/// §10: §9 steps 1–5, then the range, then the span of every segment it touches, in order.
+fn read_range(input: &Input, range: Range) -> Result<Vec<u8>, Fail> {
+    let (k, segments) = open_object(input)?;
+    let p: u64 = segments.iter().map(|s| s.pt_len).sum();
+    let (a, b) = select(range, p)?;
+    let mut out = Vec::new();
+    for s in &segments {
+        let (lo, hi) = (a.max(s.pt_start), b.min(s.pt_start + s.pt_len));
+        if lo >= hi {
+            continue;
+        }
+        let ct = &input.body[s.ct_start..s.ct_start + s.ct_len];
+        let span = (lo - s.pt_start, hi - s.pt_start);
+        out.extend(read_span(&s.key, s.number, k, s.pt_len, ct, span)?);
     }
     Ok(out)
 }
@@ -422,7 +578,15 @@ fn input(v: &Value) -> Input {
             })
             .collect(),
         header: bytes(v, "header"),
-        wrapped_key: bytes(v, "wrapped_key"),
+        wrapped_keys: match v.get("wrapped_keys") {
+            Some(several) => several
+                .as_array()
+                .expect("wrapped_keys")
+                .iter()
+                .map(|b| hex::decode(b.as_str().expect("hex string")).expect("hex"))
+                .collect(),
+            None => vec![bytes(v, "wrapped_key")],
+        },
         manifest: v.get("manifest").map(|_| bytes(v, "manifest")),
         body: bytes(v, "body"),
     }
@@ -452,7 +616,7 @@ fn positive_vectors_decrypt_from_the_spec_alone() {
             let (header, blobs, body) = parse_container(&bytes(v, "container"));
             let from_file = Input {
                 header,
-                wrapped_key: blobs[0].clone(),
+                wrapped_keys: blobs,
                 body,
                 manifest: None,
                 ..input
@@ -466,21 +630,59 @@ fn positive_vectors_decrypt_from_the_spec_alone() {
     }
 }
 
+/// The error is the vector's `expected_error` (and `error_chunk`).
+fn check_failure(v: &Value, error: &Fail) {
+    let name = v["name"].as_str().expect("name");
+    let expected = v["expected_error"].as_str().expect("expected_error");
+    assert_eq!(error.name(), expected, "{name}: {error:?}");
+    if let Fail::Chunk { segment, chunk } = *error {
+        assert_eq!(v["error_chunk"]["segment"], segment, "{name}");
+        assert_eq!(v["error_chunk"]["chunk"], chunk, "{name}");
+    } else {
+        assert!(v.get("error_chunk").is_none(), "{name}");
+    }
+}
+
 #[test]
 fn negative_vectors_fail_as_the_spec_says() {
     let file = load("negative");
     for v in vectors(&file) {
         let name = v["name"].as_str().expect("name");
-        let expected = v["expected_error"].as_str().expect("expected_error");
         let error = decrypt(&input(v)).map(|_| ()).expect_err(name);
-        assert_eq!(error.name(), expected, "{name}: {error:?}");
-        if let Fail::Chunk { segment, chunk } = error {
-            assert_eq!(v["error_chunk"]["segment"], segment, "{name}");
-            assert_eq!(v["error_chunk"]["chunk"], chunk, "{name}");
-        } else {
-            assert!(v.get("error_chunk").is_none(), "{name}");
+        check_failure(v, &error);
+    }
+}
+
+#[test]
+fn range_vectors_read_as_the_spec_says() {
+    let file = load("range");
+    assert_eq!(file["kind"], "range");
+    let mut read = 0;
+    for v in vectors(&file) {
+        let name = v["name"].as_str().expect("name");
+        let r = &v["range"];
+        let number = |field: &str| r[field].as_u64();
+        let range = match (
+            number("first"),
+            number("last"),
+            number("from"),
+            number("suffix"),
+        ) {
+            (Some(first), Some(last), None, None) => Range::Inclusive(first, last),
+            (None, None, Some(from), None) => Range::From(from),
+            (None, None, None, Some(n)) => Range::Suffix(n),
+            _ => panic!("{name}: bad range {r}"),
+        };
+        match (read_range(&input(v), range), v.get("range_plaintext")) {
+            (Ok(plaintext), Some(_)) => {
+                assert_eq!(plaintext, bytes(v, "range_plaintext"), "{name}");
+                read += 1;
+            }
+            (Err(error), None) => check_failure(v, &error),
+            (got, _) => panic!("{name}: {:?}", got.map(|p| p.len())),
         }
     }
+    assert!(read >= 10);
 }
 
 /// §1: HKDF-Expand with L = 32 is one HMAC block; the document's examples are what the vectors hold.
@@ -530,7 +732,7 @@ fn the_documents_formulas_and_examples_hold() {
     );
     mentions("ctx_hash", &header.ctx_hash);
     mentions("header_tag", &header.tag);
-    let blob = &input.wrapped_key;
+    let blob = &input.wrapped_keys[0];
     let l = usize::from(blob[2]);
     let wrap_key = hkdf_expand(
         &hkdf_extract(&blob[7 + l..39 + l], &input.kek),

@@ -1,4 +1,5 @@
-//! Writes the OSE1 test vectors, `tests/vectors/positive.json` and `tests/vectors/negative.json`.
+//! Writes the OSE1 test vectors, `tests/vectors/positive.json`, `tests/vectors/negative.json` and
+//! `tests/vectors/range.json`.
 //!
 //! ```text
 //! cargo run -p objseal-suite --bin gen-vectors            # (re)write the files
@@ -9,7 +10,7 @@
 
 use std::process::ExitCode;
 
-use objseal_suite::vectors::{NEGATIVE_PATH, POSITIVE_PATH, generate, vector_path, verify_vector};
+use objseal_suite::vectors::{generate, vector_path, verify_vector};
 
 fn main() -> ExitCode {
     let check_only = match std::env::args().nth(1).as_deref() {
@@ -20,9 +21,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (positive, negative) = generate();
+    let files = generate();
     let mut failed = false;
-    for vector in positive.vectors.iter().chain(&negative.vectors) {
+    for vector in files.iter().flat_map(|(_, file)| &file.vectors) {
         if let Err(message) = verify_vector(vector) {
             eprintln!("vector does not verify: {message}");
             failed = true;
@@ -31,7 +32,7 @@ fn main() -> ExitCode {
     if failed {
         return ExitCode::FAILURE;
     }
-    for (relative, file) in [(POSITIVE_PATH, &positive), (NEGATIVE_PATH, &negative)] {
+    for (relative, file) in &files {
         let path = vector_path(relative);
         let json = file.to_json();
         if check_only {

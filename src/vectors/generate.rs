@@ -2,19 +2,29 @@
 //! build always writes the same bytes.
 
 use objseal_core::format::container::write_prefix;
-use objseal_core::format::manifest::{SegmentEntry, encode_manifest, manifest_len};
-use objseal_core::format::wrapped_key::MAX_WRAPPED_KEY_LEN;
+use objseal_core::format::manifest::{
+    SegmentEntry, encode_manifest, encode_manifest_with_key, manifest_len,
+};
+use objseal_core::format::wrapped_key::{MAX_WRAPPED_KEY_LEN, WrapAlgorithm, WrappedKey};
 use objseal_core::gcm::TAG_LEN;
 use objseal_core::range::ciphertext_len;
 use objseal_core::wrap::{KeyWrap, LocalKek};
 use objseal_core::{Dek, Kek, ObjectKey, ObjectParams, SEGMENT_SALT_LEN, context_hash, stream};
 
-use super::{ChunkRef, GENERATOR_COMMAND, SegmentVector, Vector, VectorFile};
+use super::{
+    ChunkRef, GENERATOR_COMMAND, NEGATIVE_PATH, POSITIVE_PATH, RANGE_PATH, RangeSpec,
+    SegmentVector, Vector, VectorFile,
+};
 
 /// Key id of the vectors' local KEK.
 const KEK_ID: &str = "objseal-vectors/kek-1";
+/// Key id of the other local KEKs of the several-blob vectors (`kek-2`, `kek-3`).
+const OTHER_KEK_ID: &str = "objseal-vectors/kek-";
 /// Key id of the SSE-C vector's customer key (by convention a fingerprint, never the key).
 const CUSTOMER_KEY_ID: &str = "sse-c/fingerprint-0001";
+/// Key id of the several-blob vectors' KMS blob.
+const KMS_KEY_ID: &str =
+    "arn:aws:kms:us-east-1:111122223333:key/11111111-2222-4333-8444-555555555555";
 
 /// Arbitrary but fixed bytes named by `label`: FNV-1a of the label seeds a splitmix64 stream.
 /// Not random and not secret; only distinct and reproducible.
@@ -31,6 +41,159 @@ fn fixed<const N: usize>(label: &str) -> [u8; N] {
         z ^= z >> 31;
         chunk.copy_from_slice(&z.to_be_bytes()[..chunk.len()]);
     }
+    out
+}
+
+/// SHA-256 (FIPS 180-4), for the one thing the core refuses to make: a manifest whose tag is valid but
+/// whose content breaks the rules (see [`forge_manifest`]). Checked against the core on every run.
+fn sha256(data: &[u8]) -> [u8; 32] {
+    const K: [u32; 64] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2,
+    ];
+    let mut h: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
+    ];
+    let mut message = data.to_vec();
+    message.push(0x80);
+    while message.len() % 64 != 56 {
+        message.push(0);
+    }
+    message.extend_from_slice(&(data.len() as u64 * 8).to_be_bytes());
+    for block in message.chunks_exact(64) {
+        let mut w = [0u32; 64];
+        for (i, word) in block.chunks_exact(4).enumerate() {
+            w[i] = u32::from_be_bytes(word.try_into().expect("4 bytes"));
+        }
+        for i in 16..64 {
+            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16]
+                .wrapping_add(s0)
+                .wrapping_add(w[i - 7])
+                .wrapping_add(s1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
+        for i in 0..64 {
+            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+            let ch = (e & f) ^ (!e & g);
+            let t1 = hh
+                .wrapping_add(s1)
+                .wrapping_add(ch)
+                .wrapping_add(K[i])
+                .wrapping_add(w[i]);
+            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+            let maj = (a & b) ^ (a & c) ^ (b & c);
+            let t2 = s0.wrapping_add(maj);
+            hh = g;
+            g = f;
+            f = e;
+            e = d.wrapping_add(t1);
+            d = c;
+            c = b;
+            b = a;
+            a = t1.wrapping_add(t2);
+        }
+        for (state, value) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
+            *state = state.wrapping_add(value);
+        }
+    }
+    let mut out = [0u8; 32];
+    for (slot, word) in out.chunks_exact_mut(4).zip(h) {
+        slot.copy_from_slice(&word.to_be_bytes());
+    }
+    out
+}
+
+/// HMAC-SHA-256 (RFC 2104) with a 32-byte key.
+fn hmac_sha256(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
+    let pad = |byte: u8| -> Vec<u8> {
+        let mut block = [byte; 64];
+        for (slot, k) in block.iter_mut().zip(key) {
+            *slot ^= k;
+        }
+        block.to_vec()
+    };
+    let inner = sha256(&[pad(0x36).as_slice(), message].concat());
+    sha256(&[pad(0x5c).as_slice(), &inner].concat())
+}
+
+/// A manifest of `entries` for `object` with a valid tag, whatever the entries say (the core's
+/// encoder refuses non-increasing numbers; a reader must refuse them after the tag verifies).
+fn forge_manifest(object: &ObjectKey, entries: &[SegmentEntry]) -> Vec<u8> {
+    let key = object.manifest_key();
+    // The home-made HMAC must agree with the core's on a well-formed manifest first.
+    let probe = [SegmentEntry {
+        number: 1,
+        salt: [7; SEGMENT_SALT_LEN],
+        plaintext_len: 1,
+    }];
+    let mut reference = vec![0u8; manifest_len(1)];
+    encode_manifest_with_key(&key, &probe, &mut reference).expect("manifest");
+    let (content, tag) = reference.split_at(manifest_len(1) - 32);
+    assert_eq!(
+        hmac_sha256(key.expose_secret(), content),
+        tag,
+        "the generator's HMAC-SHA-256 disagrees with objseal-core"
+    );
+    let mut out = b"OSM\x01".to_vec();
+    out.extend_from_slice(&(entries.len() as u32).to_be_bytes());
+    for entry in entries {
+        out.extend_from_slice(&entry.number.to_be_bytes());
+        out.extend_from_slice(&entry.salt);
+        out.extend_from_slice(&entry.plaintext_len.to_be_bytes());
+    }
+    let tag = hmac_sha256(key.expose_secret(), &out);
+    out.extend_from_slice(&tag);
+    out
+}
+
+/// A local wrap (algorithm 1, or 3 for a customer key) of `dek` under `kek` for `context`.
+fn local_blob(
+    kek: [u8; 32],
+    wrap: WrapKind,
+    key_id: &str,
+    dek: [u8; 32],
+    context: &[(String, String)],
+    wrap_salt: &[u8; 32],
+) -> Vec<u8> {
+    let kek = Kek::from_bytes(kek);
+    let wrapper = match wrap {
+        WrapKind::Local => LocalKek::new(kek, key_id, 1),
+        WrapKind::Customer => LocalKek::customer_key(kek, key_id),
+    }
+    .expect("short key id");
+    let mut out = vec![0u8; MAX_WRAPPED_KEY_LEN];
+    let n = wrapper
+        .wrap_key(&Dek::from_bytes(dek), &hash(context), wrap_salt, &mut out)
+        .expect("wrap");
+    out.truncate(n);
+    out
+}
+
+/// An algorithm-2 (KMS) blob: structurally valid, its ciphertext opaque (laid out like the embedded
+/// KMS's `OSKB` blob, but not a real one). A local-KEK reader does not handle it.
+fn kms_blob(label: &str) -> Vec<u8> {
+    let mut ciphertext = b"OSKB\x01".to_vec();
+    ciphertext.extend_from_slice(&fixed::<84>(&format!("{label}/kms-ciphertext")));
+    let blob = WrappedKey {
+        algorithm: WrapAlgorithm::Kms,
+        key_id: KMS_KEY_ID,
+        key_version: 1,
+        wrap_salt: fixed(&format!("{label}/kms-wrap-salt")),
+        ciphertext: &ciphertext,
+    };
+    let mut out = vec![0u8; blob.encoded_len()];
+    blob.encode(&mut out).expect("kms blob");
     out
 }
 
@@ -78,6 +241,8 @@ struct Case {
     body: Vec<u8>,
     plaintext: Vec<u8>,
     with_container: bool,
+    /// Several stored blobs (then `wrapped_key` is only the writer's own, informative).
+    wrapped_keys: Option<Vec<Vec<u8>>>,
 }
 
 fn pairs(context: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -131,23 +296,33 @@ impl Writer {
 
     /// The DEK wrapped under the KEK for `context`.
     fn wrap_for(&self, context: &[(String, String)]) -> Vec<u8> {
-        let kek = Kek::from_bytes(self.kek);
-        let wrapper = match self.wrap {
-            WrapKind::Local => LocalKek::new(kek, KEK_ID, 1),
-            WrapKind::Customer => LocalKek::customer_key(kek, CUSTOMER_KEY_ID),
-        }
-        .expect("short key id");
-        let mut out = vec![0u8; MAX_WRAPPED_KEY_LEN];
-        let n = wrapper
-            .wrap_key(
-                &Dek::from_bytes(self.dek),
-                &hash(context),
-                &self.wrap_salt,
-                &mut out,
-            )
-            .expect("wrap");
-        out.truncate(n);
-        out
+        let key_id = match self.wrap {
+            WrapKind::Local => KEK_ID,
+            WrapKind::Customer => CUSTOMER_KEY_ID,
+        };
+        local_blob(
+            self.kek,
+            self.wrap,
+            key_id,
+            self.dek,
+            context,
+            &self.wrap_salt,
+        )
+    }
+
+    /// The DEK wrapped under another local KEK (`kek-2`, `kek-3`, …), as another reader's blob.
+    fn wrap_for_other_kek(&self, which: u32) -> Vec<u8> {
+        local_blob(
+            fixed(&format!("kek-{which}")),
+            WrapKind::Local,
+            &format!("{OTHER_KEK_ID}{which}"),
+            self.dek,
+            &self.context,
+            &fixed(&format!(
+                "{}/wrap-salt-kek-{which}",
+                hex::encode(self.object_salt)
+            )),
+        )
     }
 
     fn case(&self, object: &ObjectKey) -> Case {
@@ -168,6 +343,7 @@ impl Writer {
             body: Vec::new(),
             plaintext: Vec::new(),
             with_container: false,
+            wrapped_keys: None,
         }
     }
 
@@ -283,24 +459,68 @@ impl Case {
         self
     }
 
+    /// Stores these blobs, in this order, instead of the writer's one.
+    fn with_blobs(mut self, blobs: Vec<Vec<u8>>) -> Self {
+        self.wrapped_keys = Some(blobs);
+        self
+    }
+
+    /// The stored blobs.
+    fn blobs(&self) -> Vec<&[u8]> {
+        match &self.wrapped_keys {
+            Some(blobs) => blobs.iter().map(Vec::as_slice).collect(),
+            None => vec![self.wrapped_key.as_slice()],
+        }
+    }
+
+    /// A range vector that reads `range` of this object and gets the writer's plaintext there.
+    fn reads(&self, range: RangeSpec) -> Vector {
+        let span = range
+            .resolve(self.plaintext.len() as u64)
+            .expect("a satisfiable range");
+        let expected = &self.plaintext[span.start as usize..span.end as usize];
+        Vector {
+            range: Some(range),
+            range_plaintext: Some(hex::encode(expected)),
+            segments: Vec::new(),
+            container: None,
+            plaintext: None,
+            ..self.vector()
+        }
+    }
+
+    /// A range vector whose read of `range` fails with `error`.
+    fn range_fails(&self, range: RangeSpec, error: &str, chunk: Option<(u32, u64)>) -> Vector {
+        Vector {
+            range: Some(range),
+            ..self.fails(error, chunk)
+        }
+    }
+
     fn vector(&self) -> Vector {
         let context = self
             .context
             .iter()
             .map(|(k, v)| [k.clone(), v.clone()])
             .collect();
+        let blobs = self.blobs();
         let container = self.with_container.then(|| {
-            let mut out = vec![0u8; 104 + 4 + self.wrapped_key.len()];
+            let mut out = vec![0u8; 104 + 2 + blobs.iter().map(|b| 2 + b.len()).sum::<usize>()];
             let header: [u8; 104] = self.header.as_slice().try_into().expect("104-byte header");
             let header = objseal_core::Header::parse(&header).expect("valid header");
-            let n = write_prefix(&header, &[&self.wrapped_key], &mut out).expect("prefix");
+            let n = write_prefix(&header, &blobs, &mut out).expect("prefix");
             out.truncate(n);
             out.extend_from_slice(&self.body);
             hex::encode(out)
         });
+        let (wrapped_key, wrapped_keys) = match &self.wrapped_keys {
+            Some(several) => (None, several.iter().map(hex::encode).collect()),
+            None => (Some(hex::encode(&self.wrapped_key)), Vec::new()),
+        };
         Vector {
             name: self.name.clone(),
             description: self.description.clone(),
+            range: None,
             expected_error: None,
             error_chunk: None,
             kek: hex::encode(self.kek),
@@ -312,7 +532,8 @@ impl Case {
             chunk_log2: self.chunk_log2,
             segmented: self.segmented,
             header: hex::encode(&self.header),
-            wrapped_key: hex::encode(&self.wrapped_key),
+            wrapped_key,
+            wrapped_keys,
             manifest: self.manifest.as_ref().map(hex::encode),
             segments: self
                 .segments
@@ -326,6 +547,7 @@ impl Case {
             body: hex::encode(&self.body),
             container,
             plaintext: Some(hex::encode(&self.plaintext)),
+            range_plaintext: None,
         }
     }
 
@@ -442,6 +664,61 @@ fn positive() -> Vec<Vector> {
             "multipart-one-segment",
             "A segmented object with a single segment (a multipart upload of one part).",
         ));
+    add(Writer::new("context-prefix-and-non-ascii-keys")
+        .context(&[
+            ("é", "non-ASCII key: 0xc3 0xa9 sorts after every ASCII key"),
+            ("b", "2"),
+            ("ab", "a proper prefix sorts first: a < ab < b"),
+            ("Z", "0x5a sorts before every lower-case key"),
+            ("", "the empty key sorts first of all"),
+            ("a", "1"),
+        ])
+        .seal(pattern(0, 100))
+        .named(
+            "context-prefix-and-non-ascii-keys",
+            "Context keys that are proper prefixes of one another, non-ASCII, upper case and empty, given \
+             out of order: the canonical form sorts them by their UTF-8 bytes as unsigned bytes, \
+             \"\" < \"Z\" < \"a\" < \"ab\" < \"b\" < \"é\".",
+        ));
+
+    // --- Several blobs: the reader tries, in order, every blob of algorithm 1 or 3.
+    let several = Writer::new("several-blobs-other-kek-first");
+    let case = several.seal(pattern(0, 300));
+    let blobs = vec![several.wrap_for_other_kek(2), case.wrapped_key.clone()];
+    add(case.with_blobs(blobs).container().named(
+        "several-blobs-other-kek-first",
+        "Two blobs: the first wraps the DEK under another KEK (key id objseal-vectors/kek-2), the second \
+         under the reader's. The first fails to unwrap and the reader goes on to the second. Also given \
+         as a file container with both blobs.",
+    ));
+    let several = Writer::new("several-blobs-foreign-dek-first");
+    let case = several.seal(pattern(0, 300));
+    let foreign = Writer {
+        context: several.context.clone(),
+        ..Writer::new("several-blobs-foreign-dek-first/other-object")
+    }
+    .wrap_for(&several.context);
+    let blobs = vec![foreign, case.wrapped_key.clone()];
+    add(case.with_blobs(blobs).named(
+        "several-blobs-foreign-dek-first",
+        "Two blobs under the reader's KEK and context: the first holds another object's DEK, so it \
+         unwraps but the header tag does not verify under it; the reader goes on to the second, whose \
+         DEK verifies. A DEK is the object's only once the header verifies under it.",
+    ));
+    let several = Writer::new("several-blobs-kms-and-unknown-first");
+    let case = several.seal(pattern(0, 300));
+    let mut unknown = several.wrap_for_other_kek(2);
+    unknown[1] = 9;
+    let blobs = vec![
+        kms_blob("several-blobs-kms-and-unknown-first"),
+        unknown,
+        case.wrapped_key.clone(),
+    ];
+    add(case.with_blobs(blobs).named(
+        "several-blobs-kms-and-unknown-first",
+        "Three blobs: a KMS blob (algorithm 2), one of an unknown algorithm (9), then the reader's. A \
+         local-KEK reader handles neither of the first two and skips them; they are not errors.",
+    ));
     out
 }
 
@@ -555,6 +832,21 @@ fn negative() -> Vec<Vector> {
         .named("header-truncated", "The header cut to 103 bytes.");
     short.header.truncate(103);
     out.push(short.fails("TooShort", None));
+    let mut long = small.clone().named(
+        "header-too-long",
+        "One byte (0x00) appended to the header: a header stored on its own is exactly 104 bytes.",
+    );
+    long.header.push(0);
+    out.push(long.fails("BadLength", None));
+    out.push(
+        header_case(
+            "header-chunk-size-below-minimum",
+            "chunk_log2 (offset 6) set to 11, below the minimum 12.",
+            6,
+            12 ^ 11,
+        )
+        .fails("BadChunkSize", None),
+    );
 
     // Wrapped keys.
     let other_object = Writer {
@@ -644,6 +936,66 @@ fn negative() -> Vec<Vector> {
     let len_at = 39 + id_len;
     bad_len.wrapped_key[len_at + 1] -= 1;
     out.push(bad_len.fails("BadWrappedKey", None));
+    let edit_blob = |name: &str, description: &str, edit: &dyn Fn(&mut Vec<u8>)| {
+        let mut case = small.clone().named(name, description);
+        edit(&mut case.wrapped_key);
+        case.fails("BadWrappedKey", None)
+    };
+    out.push(edit_blob(
+        "wrapped-key-too-short",
+        "The blob cut to its first 2 bytes (fewer than 3).",
+        &|blob| blob.truncate(2),
+    ));
+    out.push(edit_blob(
+        "wrapped-key-unsupported-version",
+        "The blob's version byte (offset 0) set to 2.",
+        &|blob| blob[0] = 2,
+    ));
+    out.push(edit_blob(
+        "wrapped-key-id-length-too-long",
+        "The key id length (offset 2) set to 255: the 110-byte blob is shorter than 41 + 255.",
+        &|blob| blob[2] = 255,
+    ));
+    out.push(edit_blob(
+        "wrapped-key-id-length-changed",
+        "The key id length (offset 2) lowered from 21 to 20: every later field shifts, and the \
+         ciphertext length read at the new offset does not fit the blob.",
+        &|blob| blob[2] -= 1,
+    ));
+    out.push(edit_blob(
+        "wrapped-key-id-not-utf8",
+        "A key id byte (offset 3) set to 0xff: the key id is not UTF-8.",
+        &|blob| blob[3] = 0xff,
+    ));
+    out.push(edit_blob(
+        "wrapped-key-ciphertext-length-zero",
+        "M = 0: the length field zeroed and the ciphertext removed (the total length is consistent).",
+        &|blob| {
+            blob.truncate(39 + id_len);
+            blob.extend_from_slice(&[0, 0]);
+        },
+    ));
+    out.push(edit_blob(
+        "wrapped-key-ciphertext-length-over-max",
+        "M = 4097: the length field set to 4097 and the ciphertext padded to 4097 bytes with 0x00 (the \
+         total length is consistent).",
+        &|blob| {
+            blob[39 + id_len..41 + id_len].copy_from_slice(&4097u16.to_be_bytes());
+            blob.resize(41 + id_len + 4097, 0);
+        },
+    ));
+    out.push(edit_blob(
+        "wrapped-key-trailing-byte",
+        "One byte (0x00) appended to the blob: its length is no longer 41 + L + M.",
+        &|blob| blob.push(0),
+    ));
+    let mut kms_only = small.clone().named(
+        "wrapped-key-kms-only",
+        "The only blob is a KMS blob (algorithm 2, well formed, opaque ciphertext): a reader holding \
+         only a local KEK handles no blob of the object.",
+    );
+    kms_only.wrapped_key = kms_blob("negative/small");
+    out.push(kms_only.fails("UnknownWrapAlgorithm", None));
     let mut wrong_kek = small
         .clone()
         .named("wrong-kek", "The reader holds another KEK.");
@@ -664,6 +1016,87 @@ fn negative() -> Vec<Vector> {
     mismatch.context = ctx(&[("bucket", "vectors"), ("key", "negative/other")]);
     mismatch.wrapped_key = small_writer.wrap_for(&mismatch.context);
     out.push(mismatch.fails("HeaderAuth", None));
+
+    // Several blobs, none of which gives the object's DEK.
+    let mut unknown = small_writer.wrap_for_other_kek(2);
+    unknown[1] = 9;
+    let blobs = vec![
+        kms_blob("negative/small"),
+        small_writer.wrap_for_other_kek(2),
+        small_writer.wrap_for_other_kek(3),
+        unknown,
+    ];
+    out.push(
+        small
+            .clone()
+            .named(
+                "several-blobs-none-unwraps",
+                "Four blobs: a KMS blob (not handled), the DEK under two other KEKs (key ids \
+                 objseal-vectors/kek-2 and -3), and a blob of an unknown algorithm (9, not handled). \
+                 Blobs were tried and none unwrapped: UnwrapFailed, whatever the first or last blob.",
+            )
+            .with_blobs(blobs)
+            .fails("UnwrapFailed", None),
+    );
+    let blobs = vec![
+        small_writer.wrap_for_other_kek(2),
+        other_object.wrapped_key.clone(),
+    ];
+    out.push(
+        small
+            .clone()
+            .named(
+                "several-blobs-foreign-dek",
+                "Two blobs: the DEK under another KEK, then another object's DEK under the reader's KEK \
+                 and context. The second unwraps but its DEK does not verify the header, and no blob \
+                 is left: HeaderAuth, since a blob did unwrap.",
+            )
+            .with_blobs(blobs)
+            .fails("HeaderAuth", None),
+    );
+    let blobs = vec![
+        other_object.wrapped_key.clone(),
+        small_writer.wrap_for_other_kek(2),
+    ];
+    out.push(
+        small
+            .clone()
+            .named(
+                "several-blobs-foreign-dek-then-other-kek",
+                "The blobs of several-blobs-foreign-dek in the other order: the foreign DEK first, then \
+                 the blob of another KEK. Still HeaderAuth: a blob unwrapped, whichever failed last.",
+            )
+            .with_blobs(blobs)
+            .fails("HeaderAuth", None),
+    );
+    let mut unknown = small_writer.wrap_for_other_kek(2);
+    unknown[1] = 9;
+    let blobs = vec![kms_blob("negative/small"), unknown];
+    out.push(
+        small
+            .clone()
+            .named(
+                "several-blobs-none-handled",
+                "Two blobs, a KMS blob (algorithm 2) and one of an unknown algorithm (9): a local-KEK \
+                 reader handles neither and tries nothing.",
+            )
+            .with_blobs(blobs)
+            .fails("UnknownWrapAlgorithm", None),
+    );
+    let mut malformed = small_writer.wrap_for_other_kek(2);
+    malformed[0] = 2;
+    let blobs = vec![small.wrapped_key.clone(), malformed];
+    out.push(
+        small
+            .clone()
+            .named(
+                "several-blobs-one-malformed",
+                "Two blobs: the reader's own, which would unwrap, then one with version 2. The structure \
+                 of every blob is checked before any is used, so the object is refused.",
+            )
+            .with_blobs(blobs)
+            .fails("BadWrappedKey", None),
+    );
 
     // --- Chunk negatives. `two`: a full chunk 0 and a final chunk 1 of 100 bytes; `three`: two full
     // chunks and a final chunk of 100 bytes (for reordering); `exact`: one full chunk, final.
@@ -844,6 +1277,57 @@ fn negative() -> Vec<Vector> {
     case.manifest.as_mut().expect("segmented")[7] = 4;
     out.push(case.fails("BadManifest", None));
     let mut case = mp.clone().named(
+        "multipart-manifest-too-short",
+        "The manifest cut to 67 bytes, one short of the smallest manifest (one entry: 8 + 28 + 32).",
+    );
+    case.manifest.as_mut().expect("segmented").truncate(67);
+    out.push(case.fails("BadManifest", None));
+    let mut case = mp.clone().named(
+        "multipart-manifest-zero-segments",
+        "The manifest's segment count set to 0 (length unchanged).",
+    );
+    case.manifest.as_mut().expect("segmented")[7] = 0;
+    out.push(case.fails("BadManifest", None));
+    let mut case = mp.clone().named(
+        "multipart-manifest-trailing-byte",
+        "One byte (0x00) appended to the manifest: its length is no longer 8 + 28·n + 32.",
+    );
+    case.manifest.as_mut().expect("segmented").push(0);
+    out.push(case.fails("BadManifest", None));
+    let mut case = mp.clone().named(
+        "multipart-manifest-bad-version",
+        "The manifest's version byte (offset 3) set to 2: \"OSM\" ‖ 0x02 is not the magic.",
+    );
+    case.manifest.as_mut().expect("segmented")[3] = 2;
+    out.push(case.fails("BadMagic", None));
+    let mut case = mp.clone().named(
+        "multipart-manifest-numbers-not-increasing",
+        "A manifest with a valid tag (made by a holder of the DEK) listing the segments as 1, 3, 2: \
+         the tag verifies, then the numbers are refused.",
+    );
+    let mut disordered = entries.clone();
+    disordered.swap(1, 2);
+    case.manifest = Some(forge_manifest(&mp_writer.object(true), &disordered));
+    out.push(case.fails("BadManifest", None));
+    let mut case = mp.clone().named(
+        "multipart-manifest-numbers-repeated",
+        "A manifest with a valid tag listing segment numbers 1, 2, 2 (the third entry renumbered): \
+         numbers must be strictly increasing.",
+    );
+    let mut repeated = entries.clone();
+    repeated[2].number = 2;
+    case.manifest = Some(forge_manifest(&mp_writer.object(true), &repeated));
+    out.push(case.fails("BadManifest", None));
+    let mut case = mp.clone().named(
+        "multipart-manifest-segment-too-long",
+        "A manifest with a valid tag whose last segment claims 2^44 + 1 plaintext bytes: at 4 KiB \
+         chunks that is 2^32 + 1 chunks, over the per-segment limit.",
+    );
+    let mut huge = entries.clone();
+    huge[2].plaintext_len = (1u64 << 44) + 1;
+    case.manifest = Some(forge_manifest(&mp_writer.object(true), &huge));
+    out.push(case.fails("LimitExceeded", None));
+    let mut case = mp.clone().named(
         "multipart-manifest-missing",
         "A segmented header with no manifest.",
     );
@@ -907,11 +1391,320 @@ fn negative() -> Vec<Vector> {
     out
 }
 
-/// The two vector files, in memory. Deterministic: the same bytes on every run and machine.
+fn inclusive(first: u64, last: u64) -> RangeSpec {
+    RangeSpec::Inclusive { first, last }
+}
+
+fn range() -> Vec<Vector> {
+    let c = 4096u64;
+    let cu = c as usize;
+    let mut out = Vec::new();
+
+    // `four`: chunks 0..=2 full, final chunk 3 of 1000 bytes (P = 13288). `exact`: three full chunks.
+    let four = Writer::new("range/four-chunks").seal(pattern(0, 3 * cu + 1000));
+    let p = four.plaintext.len() as u64;
+    let exact = Writer::new("range/exact").seal(pattern(0, 3 * cu));
+    let empty = Writer::new("range/empty").seal(Vec::new());
+    let reads = |case: &Case, name: &str, description: &str, range: RangeSpec| {
+        case.clone().named(name, description).reads(range)
+    };
+    let d = "An object of 13288 bytes in 4 KiB chunks: chunks 0, 1, 2 full, final chunk 3 of 1000 \
+             bytes.";
+    for (name, what, range) in [
+        (
+            "range-inside-one-chunk",
+            "Bytes 5000..=5099, inside chunk 1: only chunk 1 is fetched and opened (as non-final).",
+            inclusive(5000, 5099),
+        ),
+        (
+            "range-one-whole-chunk",
+            "Bytes 4096..=8191: exactly chunk 1, starting and ending at chunk boundaries.",
+            inclusive(4096, 8191),
+        ),
+        (
+            "range-across-chunk-boundary",
+            "Bytes 4090..=4105: the last 6 bytes of chunk 0 and the first 10 of chunk 1.",
+            inclusive(4090, 4105),
+        ),
+        (
+            "range-last-byte-of-a-chunk",
+            "Byte 4095 alone, the last byte of chunk 0.",
+            inclusive(4095, 4095),
+        ),
+        (
+            "range-first-byte-of-a-chunk",
+            "Byte 8192 alone, the first byte of chunk 2.",
+            inclusive(8192, 8192),
+        ),
+        (
+            "range-whole-object",
+            "Bytes 0..=13287: every chunk, the final one verified first.",
+            inclusive(0, p - 1),
+        ),
+        (
+            "range-suffix",
+            "The last 1500 bytes (bytes=-1500): chunks 2 and 3; the final chunk is opened first.",
+            RangeSpec::Suffix { suffix: 1500 },
+        ),
+        (
+            "range-suffix-longer-than-object",
+            "The last 20000 bytes of a 13288-byte object: the whole object.",
+            RangeSpec::Suffix { suffix: 20_000 },
+        ),
+        (
+            "range-from",
+            "From byte 3000 to the end (bytes=3000-): chunks 0 to 3.",
+            RangeSpec::From { from: 3000 },
+        ),
+        (
+            "range-from-final-chunk-start",
+            "From byte 12288, the first byte of the final chunk: only the final chunk.",
+            RangeSpec::From { from: 12288 },
+        ),
+        (
+            "range-last-past-end",
+            "Bytes 13000..=99999: the end is clamped to the object's last byte, 13287.",
+            inclusive(13_000, 99_999),
+        ),
+        (
+            "range-last-byte",
+            "Byte 13287 alone, the object's last byte.",
+            inclusive(p - 1, p - 1),
+        ),
+    ] {
+        out.push(reads(&four, name, &format!("{d} {what}"), range));
+    }
+    let d = "An object of three full 4 KiB chunks (12288 bytes); the third is the final one.";
+    out.push(reads(
+        &exact,
+        "range-exact-multiple-suffix",
+        &format!("{d} The last byte (bytes=-1): the full final chunk 2."),
+        RangeSpec::Suffix { suffix: 1 },
+    ));
+    out.push(reads(
+        &exact,
+        "range-exact-multiple-final-chunk",
+        &format!("{d} Bytes 8192..=12287: exactly the final chunk."),
+        inclusive(8192, 12287),
+    ));
+
+    // `mp`: segments 1 and 2 of two full chunks each, segment 5 of 777 bytes (P = 17161).
+    let mp = Writer::new("range/multipart").seal_parts(&[(1, 2 * cu), (2, 2 * cu), (5, 777)]);
+    let mp_p = mp.plaintext.len() as u64;
+    let d = "A segmented object: segments 1 and 2 of 8192 bytes (two full chunks each) and segment 5 of \
+             777 bytes; plaintext offsets 0, 8192 and 16384.";
+    for (name, what, range) in [
+        (
+            "range-multipart-within-segment",
+            "Bytes 100..=199, inside chunk 0 of segment 1.",
+            inclusive(100, 199),
+        ),
+        (
+            "range-multipart-across-segments",
+            "Bytes 8000..=8300: the end of segment 1 (its final chunk 1) and the start of segment 2 \
+             (chunk 0), each opened with its own segment's key.",
+            inclusive(8000, 8300),
+        ),
+        (
+            "range-multipart-segment-boundary",
+            "Bytes 8191..=8192: the last byte of segment 1 and the first of segment 2.",
+            inclusive(8191, 8192),
+        ),
+        (
+            "range-multipart-whole-segment",
+            "Bytes 8192..=16383: exactly segment 2.",
+            inclusive(8192, 16383),
+        ),
+        (
+            "range-multipart-three-segments",
+            "Bytes 4000..=16500: the end of segment 1, all of segment 2 and the start of segment 5.",
+            inclusive(4000, 16500),
+        ),
+        (
+            "range-multipart-suffix",
+            "The last 1000 bytes: the end of segment 2 and all of segment 5.",
+            RangeSpec::Suffix { suffix: 1000 },
+        ),
+    ] {
+        out.push(reads(&mp, name, &format!("{d} {what}"), range));
+    }
+
+    // A range read verifies only what it reads.
+    let four_chunks = four.chunks();
+    let truncated = four.clone().with_chunks(&four_chunks[..2]);
+    out.push(reads(
+        &truncated,
+        "range-before-truncation",
+        "The 13288-byte object cut after chunk 1 (chunks 2 and 3 dropped), read at bytes 0..=99: the span \
+         (chunk 0) does not reach the apparent final chunk, so the read succeeds. A range read says \
+         nothing about the parts of the object it does not read.",
+        inclusive(0, 99),
+    ));
+
+    // Unsatisfiable ranges: the object is intact.
+    let d = "The intact 13288-byte object of range-inside-one-chunk.";
+    for (name, what, range) in [
+        (
+            "range-start-at-end",
+            "From byte 13288, one past the last (bytes=13288-).",
+            RangeSpec::From { from: p },
+        ),
+        (
+            "range-start-past-end",
+            "Bytes 20000..=20099, wholly past the end.",
+            inclusive(20_000, 20_099),
+        ),
+        (
+            "range-first-after-last",
+            "first 10 > last 9.",
+            inclusive(10, 9),
+        ),
+        (
+            "range-empty-suffix",
+            "The last 0 bytes (bytes=-0).",
+            RangeSpec::Suffix { suffix: 0 },
+        ),
+    ] {
+        out.push(
+            four.clone()
+                .named(name, &format!("{d} {what}"))
+                .range_fails(range, "RangeNotSatisfiable", None),
+        );
+    }
+    let case = empty.clone().named(
+        "range-of-empty-object",
+        "An empty object (its body one 16-byte final chunk) has no byte to return, even for a suffix \
+         range (bytes=-10).",
+    );
+    out.push(case.range_fails(
+        RangeSpec::Suffix { suffix: 10 },
+        "RangeNotSatisfiable",
+        None,
+    ));
+    let case = mp.clone().named(
+        "range-multipart-past-end",
+        "The segmented object of range-multipart-within-segment (17161 bytes), read at bytes \
+         17161..=17171.",
+    );
+    out.push(case.range_fails(inclusive(mp_p, mp_p + 10), "RangeNotSatisfiable", None));
+
+    // Truncated and extended objects: the final chunk, when in the span, is opened first.
+    let case = truncated.clone().named(
+        "range-suffix-of-truncated-object",
+        "The 13288-byte object cut after chunk 1 (a valid length: P looks like 8192), read with \
+         bytes=-10. The span is chunk 1, which the length makes final; it was sealed as non-final, so \
+         it opens only with the flag cleared: Truncated.",
+    );
+    out.push(case.range_fails(RangeSpec::Suffix { suffix: 10 }, "Truncated", None));
+    let case = truncated.clone().named(
+        "range-reaching-truncated-end",
+        "The same cut object read at bytes 100..=4200 (chunks 0 and 1): chunk 1, the apparent final \
+         chunk, is opened first and refused, so nothing of chunk 0 is returned either.",
+    );
+    out.push(case.range_fails(inclusive(100, 4200), "Truncated", None));
+    let mut case = truncated.clone().named(
+        "range-truncated-end-checked-first",
+        "The cut object of range-reaching-truncated-end with, in addition, a bit of chunk 0 flipped, \
+         read at bytes 100..=4200: chunk 1, the apparent final chunk, is opened first, so the error is \
+         Truncated, not ChunkAuth for chunk 0.",
+    );
+    flip(&mut case.body, 10, 0x01);
+    out.push(case.range_fails(inclusive(100, 4200), "Truncated", None));
+    let mut cut = four.clone().named(
+        "range-suffix-of-object-cut-inside-final-chunk",
+        "The last 10 bytes of the 13288-byte object's body cut off: the final chunk (now 990 + 16 bytes) \
+         opens under neither flag. Read with bytes=-100.",
+    );
+    cut.body.truncate(cut.body.len() - 10);
+    let suffix = RangeSpec::Suffix { suffix: 100 };
+    out.push(cut.range_fails(suffix, "ChunkAuth", Some((0, 3))));
+    let mut extended = exact.clone();
+    extended.body.extend(std::iter::repeat_n(0xa5, 100));
+    let case = extended.clone().named(
+        "range-suffix-of-extended-object",
+        "100 bytes (0xa5) appended to the object of three full chunks: the length now says a final \
+         chunk 3 of 84 bytes, and a suffix read (bytes=-10) opens that first: it is no chunk at all.",
+    );
+    let suffix = RangeSpec::Suffix { suffix: 10 };
+    out.push(case.range_fails(suffix, "ChunkAuth", Some((0, 3))));
+    let case = extended.named(
+        "range-reaching-genuine-end-of-extended-object",
+        "The same extended object read at bytes 8192..=8200: the span is chunk 2, the genuine final \
+         chunk, which the length makes non-final. It opens only with the final flag set: \
+         TrailingData.",
+    );
+    out.push(case.range_fails(inclusive(8192, 8200), "TrailingData", None));
+    let mut tampered = four.clone().named(
+        "range-final-chunk-tampered",
+        "A bit of the final chunk's tag flipped; bytes=10000- spans chunks 2 and 3. The final chunk is \
+         opened first and fails, so chunk 2 (intact) is not returned either.",
+    );
+    let last = tampered.body.len() - 1;
+    flip(&mut tampered.body, last, 0x01);
+    let from = RangeSpec::From { from: 10_000 };
+    out.push(tampered.range_fails(from, "ChunkAuth", Some((0, 3))));
+    let mut moved = four_chunks.clone();
+    moved.swap(1, 2);
+    let case = four.clone().with_chunks(&moved).named(
+        "range-chunk-moved",
+        "Chunks 1 and 2 (both full) swapped; bytes 5000..=5099 are read from position 1, where chunk 2 \
+         now lies: every chunk is opened with the index of its position.",
+    );
+    out.push(case.range_fails(inclusive(5000, 5099), "ChunkAuth", Some((0, 1))));
+
+    // The §9 checks come before any chunk.
+    let mut case = four.clone().named(
+        "range-header-tampered",
+        "A bit of the header's object_salt flipped; bytes 0..=99 asked for. The header tag is checked \
+         before any chunk is read.",
+    );
+    flip(&mut case.header, 8, 0x01);
+    out.push(case.range_fails(inclusive(0, 99), "HeaderAuth", None));
+    let mut case = four.clone().named(
+        "range-wrong-context",
+        "The reader supplies another context (key \"range/other\"); bytes 0..=99 asked for.",
+    );
+    case.context = ctx(&[("bucket", "vectors"), ("key", "range/other")]);
+    out.push(case.range_fails(inclusive(0, 99), "UnwrapFailed", None));
+    let mut case = mp.clone().named(
+        "range-multipart-manifest-tampered",
+        "The segmented object with a bit of its manifest tag flipped; bytes 100..=199 asked for. The \
+         manifest is verified before any chunk.",
+    );
+    let m = case.manifest.as_mut().expect("segmented");
+    let last = m.len() - 1;
+    flip(m, last, 0x01);
+    out.push(case.range_fails(inclusive(100, 199), "ManifestAuth", None));
+    let seg = |i: usize| mp.segments[i].2.clone();
+    let mut case = mp.clone().named(
+        "range-multipart-segments-swapped",
+        "Segments 1 and 2 (same length) swapped in the body; bytes 8000..=8300 asked for. Segment 1's \
+         final chunk 1 is read from segment 1's place, which holds segment 2's chunk 1.",
+    );
+    case.body = [seg(1), seg(0), seg(2)].concat();
+    out.push(case.range_fails(inclusive(8000, 8300), "ChunkAuth", Some((1, 1))));
+    let mut case = mp.clone().named(
+        "range-multipart-body-truncated",
+        "Segment 5 dropped from the body; bytes 100..=199 (in segment 1) asked for. The stored length \
+         is checked against the manifest before any chunk.",
+    );
+    case.body = [seg(0), seg(1)].concat();
+    out.push(case.range_fails(inclusive(100, 199), "Truncated", None));
+    let mut case = mp.clone().named(
+        "range-multipart-body-trailing",
+        "32 bytes appended to the body; bytes 100..=199 asked for.",
+    );
+    case.body.extend(std::iter::repeat_n(0x5a, 32));
+    out.push(case.range_fails(inclusive(100, 199), "TrailingData", None));
+    out
+}
+
+/// The vector files, in memory, each with its path relative to the repository root.
+/// Deterministic: the same bytes on every run and machine.
 ///
 /// # Panics
 /// If the core refuses the fixed inputs (a bug).
-pub fn generate() -> (VectorFile, VectorFile) {
+pub fn generate() -> [(&'static str, VectorFile); 3] {
     let file = |kind: &str, description: &str, vectors| VectorFile {
         format: "OSE1".to_owned(),
         kind: kind.to_owned(),
@@ -919,19 +1712,37 @@ pub fn generate() -> (VectorFile, VectorFile) {
         description: description.to_owned(),
         vectors,
     };
-    (
-        file(
-            "positive",
-            "Objects a conforming decoder must decrypt to `plaintext`, given `kek` and `context`. \
-             Byte strings are hex. See docs/FORMAT.md section 12.",
-            positive(),
+    [
+        (
+            POSITIVE_PATH,
+            file(
+                "positive",
+                "Objects a conforming decoder must decrypt to `plaintext`, given `kek` and `context`. \
+                 Byte strings are hex. See docs/FORMAT.md section 12.",
+                positive(),
+            ),
         ),
-        file(
-            "negative",
-            "Objects a conforming decoder must refuse, given `kek` and `context`, reporting \
-             `expected_error` (and `error_chunk` for ChunkAuth) when it follows the check order of \
-             docs/FORMAT.md section 9. Byte strings are hex. See docs/FORMAT.md section 12.",
-            negative(),
+        (
+            NEGATIVE_PATH,
+            file(
+                "negative",
+                "Objects a conforming decoder must refuse, given `kek` and `context`, reporting \
+                 `expected_error` (and `error_chunk` for ChunkAuth) when it follows the check order \
+                 of docs/FORMAT.md section 9. Byte strings are hex. See docs/FORMAT.md section 12.",
+                negative(),
+            ),
         ),
-    )
+        (
+            RANGE_PATH,
+            file(
+                "range",
+                "Range reads: given `kek` and `context`, a reader asking for `range` of the object \
+                 (HTTP Range semantics) must return `range_plaintext`, or fail with `expected_error` \
+                 (and `error_chunk` for ChunkAuth) when it follows docs/FORMAT.md sections 9 and 10. \
+                 `body` is the whole stored body; the reader fetches only what its span needs. Byte \
+                 strings are hex. See docs/FORMAT.md section 12.",
+                range(),
+            ),
+        ),
+    ]
 }

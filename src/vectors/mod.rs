@@ -1,8 +1,8 @@
 //! The OSE1 test vectors: schema, deterministic generator and reference decoder.
 //!
-//! Two files, `tests/vectors/positive.json` and `tests/vectors/negative.json`, each a [`VectorFile`].
-//! Every byte string is lowercase hex; context pairs are UTF-8 strings. `docs/FORMAT.md` §12
-//! describes every field. Regenerate with [`GENERATOR_COMMAND`]; `tests/vectors.rs` fails if the
+//! Three files, `tests/vectors/positive.json`, `tests/vectors/negative.json` and
+//! `tests/vectors/range.json`, each a [`VectorFile`]. Every byte string is lowercase hex; context
+//! pairs are UTF-8 strings. `docs/FORMAT.md` §12 describes every field. Regenerate with [`GENERATOR_COMMAND`]; `tests/vectors.rs` fails if the
 //! committed files differ from what [`generate`] produces.
 
 mod decode;
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use decode::{Decrypted, decrypt, error_name, verify_vector};
+pub use decode::{Decrypted, decrypt, decrypt_range, error_name, verify_vector};
 pub use generate::generate;
 
 /// The command that regenerates the vector files.
@@ -21,6 +21,8 @@ pub const GENERATOR_COMMAND: &str = "cargo run -p objseal-suite --bin gen-vector
 pub const POSITIVE_PATH: &str = "tests/vectors/positive.json";
 /// Path of the negative vectors, relative to the repository root.
 pub const NEGATIVE_PATH: &str = "tests/vectors/negative.json";
+/// Path of the range-read vectors, relative to the repository root.
+pub const RANGE_PATH: &str = "tests/vectors/range.json";
 
 /// One vector file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,8 +30,9 @@ pub const NEGATIVE_PATH: &str = "tests/vectors/negative.json";
 pub struct VectorFile {
     /// Always `"OSE1"`.
     pub format: String,
-    /// `"positive"` (every vector decrypts to `plaintext`) or `"negative"` (every vector fails with
-    /// `expected_error`).
+    /// `"positive"` (every vector decrypts to `plaintext`), `"negative"` (every vector fails with
+    /// `expected_error`) or `"range"` (a read of every vector's `range` gives `range_plaintext` or
+    /// fails with `expected_error`).
     pub kind: String,
     /// How the file was made ([`GENERATOR_COMMAND`]).
     pub generator: String,
@@ -47,6 +50,9 @@ pub struct Vector {
     pub name: String,
     /// What the vector exercises (and, for negative vectors, what was done to the object).
     pub description: String,
+    /// Range vectors: the plaintext byte range the reader asks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<RangeSpec>,
     /// Negative vectors: the error a conforming decoder reports (an `objseal_core::Error` variant name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_error: Option<String>,
@@ -71,8 +77,13 @@ pub struct Vector {
     pub segmented: bool,
     /// The header as stored (104 bytes unless a vector damages it).
     pub header: String,
-    /// The wrapped-DEK blob as stored.
-    pub wrapped_key: String,
+    /// The wrapped-DEK blob as stored, when the object has exactly one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrapped_key: Option<String>,
+    /// The wrapped-DEK blobs as stored, in order, when the object has several (then `wrapped_key` is
+    /// absent).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wrapped_keys: Vec<String>,
     /// Segmented objects: the manifest as stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest: Option<String>,
@@ -88,6 +99,69 @@ pub struct Vector {
     /// Positive vectors: the plaintext.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plaintext: Option<String>,
+    /// Range vectors that succeed: the plaintext bytes the range read returns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range_plaintext: Option<String>,
+}
+
+/// A plaintext byte range, as HTTP `Range: bytes=…` gives it.
+///
+/// ```
+/// use objseal_suite::vectors::RangeSpec;
+/// let r: RangeSpec = serde_json::from_str(r#"{"first": 1, "last": 5}"#).unwrap();
+/// assert_eq!(r, RangeSpec::Inclusive { first: 1, last: 5 });
+/// assert_eq!(r.resolve(3), Some(1..3));
+/// assert_eq!(RangeSpec::Suffix { suffix: 10 }.resolve(4), Some(0..4));
+/// assert_eq!(RangeSpec::From { from: 4 }.resolve(4), None);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum RangeSpec {
+    /// Bytes `first..=last` (`bytes=first-last`); a `last` past the end is clamped to it.
+    Inclusive {
+        /// First byte.
+        first: u64,
+        /// Last byte, inclusive.
+        last: u64,
+    },
+    /// From `from` to the end (`bytes=from-`).
+    From {
+        /// First byte.
+        from: u64,
+    },
+    /// The last `suffix` bytes (`bytes=-suffix`), the whole object if it is shorter.
+    Suffix {
+        /// How many bytes.
+        suffix: u64,
+    },
+}
+
+impl RangeSpec {
+    /// The plaintext bytes `start..end` this range selects from an object of `len` bytes, or `None`
+    /// when it is not satisfiable (`first > last`, a start at or past the end, an empty suffix, or
+    /// any range of an empty object).
+    pub fn resolve(self, len: u64) -> Option<core::ops::Range<u64>> {
+        match self {
+            RangeSpec::Inclusive { first, last } if first <= last && first < len => {
+                Some(first..last.saturating_add(1).min(len))
+            }
+            RangeSpec::From { from } if from < len => Some(from..len),
+            RangeSpec::Suffix { suffix } if suffix > 0 && len > 0 => {
+                Some(len - suffix.min(len)..len)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl From<RangeSpec> for objseal_core::range::ByteRange {
+    fn from(range: RangeSpec) -> Self {
+        match range {
+            RangeSpec::Inclusive { first, last } => Self::Inclusive { first, last },
+            RangeSpec::From { from } => Self::From(from),
+            RangeSpec::Suffix { suffix } => Self::Suffix(suffix),
+        }
+    }
 }
 
 /// One uploaded segment (S3 part).

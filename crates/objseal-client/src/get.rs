@@ -189,8 +189,9 @@ impl EncryptingClient {
     /// Reads, verifies and decrypts `bucket`/`key` (or the range of `options`) into `out`, in order.
     ///
     /// OSE1 objects: the header, keys (strict selection) and manifest are verified before any
-    /// chunk is fetched; chunks are fetched in ranged requests ([`ClientConfig::part_size`]
-    /// (crate::ClientConfig) each, [`concurrency`](crate::ClientConfig) at once, pinned to the
+    /// chunk is fetched; chunks are fetched in ranged requests (a
+    /// [`part_size`](crate::ClientConfig::part_size) each,
+    /// [`concurrency`](crate::ClientConfig::concurrency) at once, pinned to the
     /// version first seen with `If-Match`) and each is written only once it verified. A range
     /// reaching an unsegmented object's final chunk verifies that chunk first. A whole read verifies
     /// every chunk. AWS S3 Encryption Client objects are read whole and verified before a byte is

@@ -261,10 +261,16 @@ impl ResolvedKeyring {
         blobs: &[Vec<u8>],
         ctx_hash: &[u8; 32],
     ) -> Result<Unwrapped, ClientError> {
-        let parsed = blobs
-            .iter()
-            .map(|b| WrappedKey::parse(b))
-            .collect::<Result<Vec<_>, _>>()?;
+        // Structure first (one malformed blob refuses the object); a blob of an algorithm this
+        // library does not know is skipped, as FORMAT.md §9 step 3 says.
+        let mut parsed = Vec::with_capacity(blobs.len());
+        for blob in blobs {
+            match WrappedKey::parse(blob) {
+                Ok(w) => parsed.push(w),
+                Err(objseal_core::Error::UnknownWrapAlgorithm(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         let mut tried = false;
         let mut unwrapped_any = false;
         let mut first_failure: Option<ClientError> = None;

@@ -53,6 +53,8 @@ mod put;
 mod rewrap;
 pub mod s3ec;
 mod s3ec_io;
+#[cfg(test)]
+mod vector_tests;
 
 pub use client::{
     EncryptingClient, GetOptions, GetOutput, ObjectFormat, PutOptions, PutOutput, WriteFormat,

@@ -219,3 +219,155 @@ async fn s3ec_python_interop_over_moto() {
     }
     drop(moto);
 }
+
+/// The same peer through [`objseal_client::EncryptingClient`]: it reads what the Python client
+/// writes (V2 only when legacy objects are allowed), under strict key selection, ranges included;
+/// what it writes as V3 the Python client reads; and `rewrap` migrates an S3EC object to OSE1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3ec_objects_through_the_encrypting_client() {
+    use std::sync::Arc;
+
+    use objseal_client::{
+        ByteRange, ClientConfig, ClientError, EncryptingClient, GetOptions, Keyring, ObjectFormat,
+        PutOptions, WriteFormat,
+    };
+
+    let Some(venv) = Venv::find() else { return };
+    let moto = Moto::start(&venv);
+    let endpoint = moto.endpoint();
+    let kms: Arc<dyn Kms> = Arc::new(moto.kms().await);
+    let arn = kms
+        .create_key(CreateKeyRequest::default())
+        .await
+        .unwrap()
+        .arn;
+    let other = kms
+        .create_key(CreateKeyRequest::default())
+        .await
+        .unwrap()
+        .arn;
+    moto.s3()
+        .create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    let config = ClientConfig {
+        endpoint_url: Some(endpoint.clone()),
+        region: Some("us-east-1".into()),
+        credentials: Some(("testing".into(), zeroize::Zeroizing::new("testing".into()))),
+        force_path_style: true,
+        max_attempts: 1,
+        ..ClientConfig::default()
+    };
+    let client = EncryptingClient::connect(
+        config.clone(),
+        Keyring::new().with_kms_key(kms.clone(), arn.clone()),
+    )
+    .await
+    .unwrap();
+    let ctx = context();
+    let plaintext: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    for format in ["v3", "v2"] {
+        let mut put = op("put", &format!("py-{format}"), &arn, &ctx);
+        put["format"] = format.into();
+        put["plaintext_hex"] = hex::encode(&plaintext).into();
+        let results = venv.peer(&endpoint, &json!([put]));
+        assert_eq!(results[0]["ok"], true, "{results:?}");
+    }
+    let read = GetOptions {
+        context: ctx.clone(),
+        ..GetOptions::default()
+    };
+    let (got, info) = client.get(BUCKET, "py-v3", &read).await.unwrap();
+    assert_eq!(
+        (got == plaintext, info.format),
+        (true, ObjectFormat::S3ecV3)
+    );
+    let ranged = GetOptions {
+        range: Some(ByteRange::Suffix(10)),
+        ..read.clone()
+    };
+    assert_eq!(
+        client.get(BUCKET, "py-v3", &ranged).await.unwrap().0,
+        plaintext[plaintext.len() - 10..]
+    );
+    let err = client.get(BUCKET, "py-v2", &read).await.unwrap_err();
+    assert!(
+        matches!(err, ClientError::S3ec(S3ecError::LegacyRefused)),
+        "{err:?}"
+    );
+    let legacy = GetOptions {
+        commitment: CommitmentPolicy::AllowLegacy,
+        ..read.clone()
+    };
+    let (got, info) = client.get(BUCKET, "py-v2", &legacy).await.unwrap();
+    assert_eq!(
+        (got == plaintext, info.format),
+        (true, ObjectFormat::S3ecV2)
+    );
+    let err = client
+        .get(BUCKET, "py-v3", &GetOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::S3ec(S3ecError::ContextMismatch)),
+        "{err:?}"
+    );
+    // Strict: a reader configured with another KMS key does not decrypt it.
+    let stranger = EncryptingClient::connect(
+        config.clone(),
+        Keyring::new().with_kms_key(kms.clone(), other.clone()),
+    )
+    .await
+    .unwrap();
+    assert!(stranger.get(BUCKET, "py-v3", &read).await.is_err());
+
+    // V3 written by the encrypting client, read by the Python client.
+    let v3 = PutOptions {
+        context: ctx.clone(),
+        format: WriteFormat::S3ecV3,
+        ..PutOptions::default()
+    };
+    client
+        .put(BUCKET, "rs-client-v3", &plaintext, &v3)
+        .await
+        .unwrap();
+    let results = venv.peer(&endpoint, &json!([op("get", "rs-client-v3", &arn, &ctx)]));
+    assert_eq!(results[0]["ok"], true, "{results:?}");
+    assert_eq!(results[0]["plaintext_hex"], hex::encode(&plaintext));
+    assert_eq!(
+        client.head(BUCKET, "rs-client-v3").await.unwrap().format,
+        Some(ObjectFormat::S3ecV3)
+    );
+
+    // Migration: the S3EC object becomes an OSE1 object for the new keys.
+    let err = client
+        .rewrap(
+            BUCKET,
+            "py-v3",
+            &read,
+            Keyring::new().with_kms_key(kms.clone(), other.clone()),
+            false,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::InvalidArgument(_)), "{err:?}");
+    let out = client
+        .rewrap(
+            BUCKET,
+            "py-v3",
+            &read,
+            Keyring::new().with_kms_key(kms.clone(), other.clone()),
+            true,
+        )
+        .await
+        .unwrap();
+    assert!(out.migrated);
+    let (got, info) = stranger.get(BUCKET, "py-v3", &read).await.unwrap();
+    assert_eq!(
+        (got == plaintext, info.format),
+        (true, ObjectFormat::Objseal)
+    );
+    drop(moto);
+}
