@@ -7,9 +7,7 @@ use std::ops::Range;
 
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use objseal_core::format::manifest::ManifestView;
-use objseal_core::range::{
-    ByteRange, ChunkSpan, chunk_count, ciphertext_len, open_span_in_place, plaintext_len,
-};
+use objseal_core::range::{ByteRange, ChunkSpan, chunk_count, ciphertext_len, plaintext_len};
 use objseal_core::{Error, ObjectKey, SEGMENT_SALT_LEN};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
@@ -80,6 +78,34 @@ impl EncryptingClient {
             .send()
             .await
             .map_err(|e| s3_error("HeadObject", bucket, key, e))
+    }
+
+    /// `GetObject` of `range` (inclusive; `None`: all) of the version whose ETag is `etag`: a 412
+    /// (the object was replaced meanwhile) is [`ClientError::Inconsistent`].
+    pub(crate) async fn get_pinned(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<(u64, u64)>,
+        etag: Option<&str>,
+    ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, ClientError> {
+        self.s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_range(range.map(|(a, b)| format!("bytes={a}-{b}")))
+            .set_if_match(etag.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| {
+                if is_precondition_failed(&e) {
+                    ClientError::Inconsistent(format!(
+                        "s3://{bucket}/{key} was replaced while it was read"
+                    ))
+                } else {
+                    s3_error("GetObject", bucket, key, e)
+                }
+            })
     }
 
     /// Fetches a whole small object (the instruction object) as it is stored.
@@ -242,8 +268,10 @@ impl EncryptingClient {
         )
         .buffered(self.config.concurrency);
         while let Some(piece) = fetched.next().await {
-            let (buf, at) = piece?;
-            out.write_all(&buf[at]).await?;
+            let (buf, pieces) = piece?;
+            for at in pieces {
+                out.write_all(&buf[at]).await?;
+            }
         }
         out.flush().await?;
         Ok(GetOutput {
@@ -342,27 +370,12 @@ impl EncryptingClient {
         etag: Option<&str>,
         object: &ObjectKey,
         window: Window,
-    ) -> Result<(Vec<u8>, Range<usize>), ClientError> {
+    ) -> Result<(Vec<u8>, Vec<Range<usize>>), ClientError> {
         let start = window.segment.ciphertext_start + window.span.ciphertext.start;
         let len = window.span.ciphertext.end - window.span.ciphertext.start;
         let out = self
-            .s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .range(format!("bytes={}-{}", start, start + len - 1))
-            .set_if_match(etag.map(str::to_owned))
-            .send()
-            .await
-            .map_err(|e| {
-                if is_precondition_failed(&e) {
-                    ClientError::Inconsistent(format!(
-                        "s3://{bucket}/{key} was replaced while it was read"
-                    ))
-                } else {
-                    s3_error("GetObject", bucket, key, e)
-                }
-            })?;
+            .get_pinned(bucket, key, Some((start, start + len - 1)), etag)
+            .await?;
         let mut buf = Vec::with_capacity(len as usize);
         let mut body = out.body;
         while let Some(bytes) = body
@@ -381,10 +394,47 @@ impl EncryptingClient {
         let segment = object.segment_key(window.segment.number, &window.segment.salt);
         let span = window.span;
         tokio::task::spawn_blocking(move || {
-            open_span_in_place(&segment, &span, &mut buf).map(|at| (buf, at))
+            open_window(&segment, &span, &mut buf).map(|at| (buf, at))
         })
         .await
         .map_err(|e| ClientError::Io(std::io::Error::other(e)))?
         .map_err(ClientError::Format)
     }
+}
+
+/// Opens the chunks of `span` held in `buf` (exactly its ciphertext) in place, in parallel, all or
+/// nothing (a failure zeroes `buf`), and returns where the requested plaintext lies: one slice of
+/// `buf` per chunk, tags skipped, so nothing is moved. The final chunk, when in the span, is opened
+/// with the others before any byte of the window is released.
+fn open_window(
+    key: &objseal_core::SegmentKey,
+    span: &ChunkSpan,
+    buf: &mut [u8],
+) -> Result<Vec<Range<usize>>, Error> {
+    let sealed = key.sealed_chunk_size();
+    let chunks = (span.last_chunk - span.first_chunk) as usize + 1;
+    if span.ciphertext.end - span.ciphertext.start != buf.len() as u64
+        || buf.len().div_ceil(sealed) != chunks
+    {
+        return Err(Error::BadLength);
+    }
+    objseal_core::par::open_chunks(key, span.first_chunk, buf, span.includes_final)?;
+    let k = key.chunk_log2();
+    let mut pieces = Vec::with_capacity(chunks);
+    for (i, slot) in buf.chunks(sealed).enumerate() {
+        let pt_len = (slot.len() - objseal_core::gcm::TAG_LEN) as u64;
+        let chunk_start = (span.first_chunk + i as u64) << k;
+        let lo = span.plaintext.start.max(chunk_start);
+        let hi = span.plaintext.end.min(chunk_start + pt_len);
+        if lo < hi {
+            let at = i * sealed;
+            pieces.push(at + (lo - chunk_start) as usize..at + (hi - chunk_start) as usize);
+        }
+    }
+    let delivered: u64 = pieces.iter().map(|r| r.len() as u64).sum();
+    if delivered != span.plaintext.end - span.plaintext.start {
+        buf.fill(0);
+        return Err(Error::BadLength);
+    }
+    Ok(pieces)
 }

@@ -135,18 +135,9 @@ impl EncryptingClient {
         let plaintext_len = first.plaintext_len as u64;
         let body = seal(object.body_key()?, first.buf).await?;
         let stored_len = body.len() as u64;
-        let out = self
-            .s3
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .set_metadata(Some(meta))
-            .set_content_type(options.content_type.clone())
-            .content_length(stored_len as i64)
-            .body(ByteStream::from(Bytes::from(body)))
-            .send()
-            .await
-            .map_err(|e| s3_error("PutObject", bucket, key, e))?;
+        let etag = self
+            .put_body(bucket, key, meta, options.content_type.clone(), body)
+            .await?;
         if holds.keys {
             self.put_instruction(bucket, key, blobs, None).await?;
         }
@@ -154,8 +145,32 @@ impl EncryptingClient {
             plaintext_len,
             stored_len,
             parts: 0,
-            etag: out.e_tag,
+            etag,
         })
+    }
+
+    /// One `PutObject` of a whole stored body; returns the store's ETag.
+    pub(crate) async fn put_body(
+        &self,
+        bucket: &str,
+        key: &str,
+        meta: HashMap<String, String>,
+        content_type: Option<String>,
+        body: Vec<u8>,
+    ) -> Result<Option<String>, ClientError> {
+        let out = self
+            .s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .set_metadata(Some(meta))
+            .set_content_type(content_type)
+            .content_length(body.len() as i64)
+            .body(ByteStream::from(Bytes::from(body)))
+            .send()
+            .await
+            .map_err(|e| s3_error("PutObject", bucket, key, e))?;
+        Ok(out.e_tag)
     }
 
     /// Writes the instruction object of `key`.

@@ -4,11 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
-use aws_sdk_s3::primitives::ByteStream;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::client::{GetOptions, GetOutput, ObjectFormat, PutOptions, PutOutput};
-use crate::error::{is_precondition_failed, s3_error};
 use crate::s3ec::{Envelope, S3ecError, Version};
 use crate::{ClientError, EncryptingClient};
 
@@ -51,22 +49,8 @@ impl EncryptingClient {
         }
         let data_key = self.s3ec_data_key(&envelope).await?;
         let response = self
-            .s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .set_if_match(head.e_tag.clone())
-            .send()
-            .await
-            .map_err(|e| {
-                if is_precondition_failed(&e) {
-                    ClientError::Inconsistent(format!(
-                        "s3://{bucket}/{key} was replaced while it was read"
-                    ))
-                } else {
-                    s3_error("GetObject", bucket, key, e)
-                }
-            })?;
+            .get_pinned(bucket, key, None, head.e_tag.as_deref())
+            .await?;
         let mut body = Vec::with_capacity(stored as usize);
         response
             .body
@@ -147,23 +131,14 @@ impl EncryptingClient {
         let mut meta = options.metadata.clone();
         meta.extend(s3ec_meta);
         let stored_len = body.len() as u64;
-        let out = self
-            .s3
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .set_metadata(Some(meta))
-            .set_content_type(options.content_type.clone())
-            .content_length(stored_len as i64)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .map_err(|e| s3_error("PutObject", bucket, key, e))?;
+        let etag = self
+            .put_body(bucket, key, meta, options.content_type.clone(), body)
+            .await?;
         Ok(PutOutput {
             plaintext_len,
             stored_len,
             parts: 0,
-            etag: out.e_tag,
+            etag,
         })
     }
 }

@@ -175,7 +175,27 @@ pub fn data(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i.wrapping_mul(31) % 251) as u8).collect()
 }
 
-/// Runs every scenario as one test per store.
+/// Every scenario of `scenarios.rs`, one test each, against the store `$start` gives.
+#[macro_export]
+macro_rules! all_scenarios {
+    ($start:expr) => {
+        $crate::scenario_tests!($start;
+            round_trips,
+            multipart_100_mib,
+            ranges,
+            wrong_keys_and_contexts,
+            strict_key_selection,
+            swapped_and_tampered_metadata,
+            tampered_manifest,
+            copies_and_locations,
+            list_head_delete,
+            rewrap_changes_only_keys,
+            many_recipients_use_the_instruction_object,
+        );
+    };
+}
+
+/// Runs the named scenarios as one test per store.
 #[macro_export]
 macro_rules! scenario_tests {
     ($start:expr; $($name:ident),* $(,)?) => {

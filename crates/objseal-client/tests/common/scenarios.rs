@@ -230,7 +230,12 @@ pub async fn ranges(env: &Env) {
     env.raw_put("r", extended, meta.clone()).await;
     assert_format(
         &get_nothing(&client, "r", &GetOptions::default()).await,
+        // The lengthened final chunk (5) or the new last one (6), whichever is reported first.
         &[
+            Error::ChunkAuth {
+                segment: 0,
+                chunk: 5,
+            },
             Error::ChunkAuth {
                 segment: 0,
                 chunk: 6,

@@ -1,0 +1,179 @@
+//! A minimal in-memory S3 endpoint for benches: just enough of PutObject, multipart uploads,
+//! HeadObject and ranged GetObject for the AWS SDK, no authentication, no checksums (clients must
+//! set checksum calculation to "when required"). It does next to no work per byte — one copy into
+//! memory on the way in, slices on the way out — so a client's own cost shows.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use bytes::{Bytes, BytesMut};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+
+#[derive(Default)]
+struct Object {
+    body: Bytes,
+    meta: Vec<(String, String)>,
+}
+
+/// A pending multipart upload: its metadata and the parts so far.
+type Upload = (Vec<(String, String)>, Vec<(u32, Bytes)>);
+
+#[derive(Default)]
+struct State {
+    objects: HashMap<String, Object>,
+    uploads: HashMap<String, Upload>,
+    next_upload: u64,
+}
+
+/// Starts the endpoint on 127.0.0.1 (a free port) on the current runtime; returns its URL.
+pub async fn start() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let state = Arc::new(Mutex::new(State::default()));
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let state = state.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| handle(state.clone(), req));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    url
+}
+
+fn query(req: &Request<Incoming>, name: &str) -> Option<String> {
+    req.uri().query()?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name).then(|| v.to_owned())
+    })
+}
+
+fn user_meta(req: &Request<Incoming>) -> Vec<(String, String)> {
+    req.headers()
+        .iter()
+        .filter(|(k, _)| k.as_str().starts_with("x-amz-meta-"))
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect()
+}
+
+fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut().insert("etag", "\"0\"".parse().unwrap());
+    r
+}
+
+async fn handle(
+    state: Arc<Mutex<State>>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let upload = query(&req, "uploadId");
+    let part = query(&req, "partNumber").and_then(|p| p.parse::<u32>().ok());
+    let uploads = query(&req, "uploads").is_some();
+    let range = req
+        .headers()
+        .get("range")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| v.split_once('-'))
+        .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)));
+    let meta = user_meta(&req);
+    let body = {
+        let mut buf = BytesMut::new();
+        let mut incoming = req.into_body();
+        while let Some(frame) = incoming.frame().await {
+            if let Ok(Ok(data)) = frame.map(|f| f.into_data()) {
+                buf.extend_from_slice(&data);
+            }
+        }
+        buf.freeze()
+    };
+    let mut s = state.lock().unwrap();
+    let r = match (method.as_str(), upload, part) {
+        ("POST", None, None) if uploads => {
+            s.next_upload += 1;
+            let id = format!("u{}", s.next_upload);
+            s.uploads.insert(id.clone(), (meta, Vec::new()));
+            reply(
+                StatusCode::OK,
+                format!(
+                    "<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><UploadId>{id}</UploadId></InitiateMultipartUploadResult>"
+                ),
+            )
+        }
+        ("PUT", Some(id), Some(n)) => {
+            if let Some((_, parts)) = s.uploads.get_mut(&id) {
+                parts.retain(|(p, _)| *p != n);
+                parts.push((n, body));
+            }
+            reply(StatusCode::OK, Bytes::new())
+        }
+        ("POST", Some(id), None) => {
+            let (meta, mut parts) = s.uploads.remove(&id).unwrap_or_default();
+            parts.sort_by_key(|(n, _)| *n);
+            let mut all = BytesMut::new();
+            for (_, p) in parts {
+                all.extend_from_slice(&p);
+            }
+            s.objects.insert(
+                path,
+                Object {
+                    body: all.freeze(),
+                    meta,
+                },
+            );
+            reply(
+                StatusCode::OK,
+                "<CompleteMultipartUploadResult><ETag>\"0\"</ETag></CompleteMultipartUploadResult>",
+            )
+        }
+        ("PUT", None, None) => {
+            if path.matches('/').count() > 1 {
+                s.objects.insert(path, Object { body, meta });
+            }
+            reply(StatusCode::OK, Bytes::new())
+        }
+        ("GET" | "HEAD", None, None) => match s.objects.get(&path) {
+            None => reply(
+                StatusCode::NOT_FOUND,
+                "<Error><Code>NoSuchKey</Code></Error>",
+            ),
+            Some(o) => {
+                let (slice, status) = match range {
+                    Some((a, b)) => (
+                        o.body.slice(a..(b + 1).min(o.body.len())),
+                        StatusCode::PARTIAL_CONTENT,
+                    ),
+                    None => (o.body.clone(), StatusCode::OK),
+                };
+                let len = slice.len();
+                let mut r = if method == "HEAD" {
+                    reply(status, Bytes::new())
+                } else {
+                    reply(status, slice)
+                };
+                r.headers_mut().insert("content-length", len.into());
+                for (k, v) in &o.meta {
+                    r.headers_mut().insert(
+                        http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                        v.parse().unwrap(),
+                    );
+                }
+                r
+            }
+        },
+        _ => reply(StatusCode::NOT_IMPLEMENTED, Bytes::new()),
+    };
+    Ok(r)
+}
