@@ -6,6 +6,7 @@
 
 mod cli;
 mod crypt;
+mod cse;
 mod demo;
 mod demo_s3;
 mod inspect;
@@ -76,6 +77,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Demo(args) => in_pool(args.threads, || demo::run(args.size)),
         Command::Kms(args) => kms::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Put(args) => cse::put(args),
+        Command::Get(args) => cse::get(args),
+        Command::Ls(args) => cse::ls(args),
+        Command::Rm(args) => cse::rm(args),
+        Command::Rewrap(args) => cse::rewrap(args),
     }
 }
 

@@ -93,17 +93,9 @@ impl core::fmt::Display for ClientError {
     }
 }
 
-impl std::error::Error for ClientError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Format(e) => Some(e),
-            Self::Kms(e) => Some(e),
-            Self::S3ec(e) => Some(e),
-            Self::Io(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+/// `Display` already says what the inner error says, so `source()` adds nothing (printing the chain
+/// would repeat it); match on the variants for the typed inner errors.
+impl std::error::Error for ClientError {}
 
 impl From<objseal_core::Error> for ClientError {
     fn from(e: objseal_core::Error) -> Self {
@@ -146,18 +138,27 @@ where
     use aws_sdk_s3::error::ProvideErrorMetadata;
     let status = err.raw_response().map(|r| r.status().as_u16());
     let code = err.code().map(str::to_owned);
-    if status == Some(404) || matches!(code.as_deref(), Some("NoSuchKey" | "NotFound")) {
+    if code.as_deref() != Some("NoSuchBucket")
+        && (status == Some(404) || matches!(code.as_deref(), Some("NoSuchKey" | "NotFound")))
+    {
         return ClientError::NotFound {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
+        };
+    }
+    if code.as_deref() == Some("NoSuchBucket") {
+        return ClientError::S3 {
+            operation,
+            code,
+            message: format!("the bucket {bucket} does not exist"),
         };
     }
     let message = match err.message() {
         Some(m) => m.to_owned(),
         None => match status {
             Some(status) => format!("HTTP status {status}"),
-            None => std::error::Error::source(&err)
-                .map_or_else(|| err.to_string(), |s| format!("{err}: {s}")),
+            // Connection and credential failures: the whole chain says which.
+            None => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
         },
     };
     ClientError::S3 {

@@ -22,7 +22,8 @@ pub struct ObjectInfo {
     pub format: Option<ObjectFormat>,
     /// The key ids the wrapped keys name (KMS key ARNs, KEK names); empty for other formats.
     pub key_ids: Vec<String>,
-    /// The plaintext length implied by the stored length (unsegmented OSE1 objects; unverified).
+    /// The plaintext length (unverified): implied by the stored length (unsegmented OSE1), listed by
+    /// the manifest (multipart OSE1), or the stored length less the tag (S3EC).
     pub plaintext_len: Option<u64>,
     /// log2 of the chunk size (OSE1).
     pub chunk_log2: Option<u8>,
@@ -78,6 +79,11 @@ impl EncryptingClient {
                 .collect::<Result<_, _>>()?;
             info.chunk_log2 = Some(envelope.header.chunk_log2);
             info.format = Some(if envelope.header.segmented {
+                if envelope.instruction.manifest {
+                    let bytes = self.get_raw(bucket, &instruction_key(key)).await?;
+                    let manifest = Instruction::decode(&bytes, envelope.instruction)?.manifest;
+                    info.plaintext_len = manifest.as_deref().and_then(manifest_plaintext_len);
+                }
                 ObjectFormat::ObjsealMultipart
             } else {
                 info.plaintext_len =
@@ -201,4 +207,18 @@ fn tokio_stream_from(
     mut rx: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
 ) -> impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Unpin {
     Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+}
+
+/// The total plaintext length a manifest lists (§6), read without verifying its tag: for display
+/// only. `None` for a manifest whose structure is off.
+fn manifest_plaintext_len(manifest: &[u8]) -> Option<u64> {
+    let count = u32::from_be_bytes(manifest.get(4..8)?.try_into().ok()?) as usize;
+    if manifest.len() != 8 + 28 * count + 32 {
+        return None;
+    }
+    manifest[8..8 + 28 * count]
+        .chunks_exact(28)
+        .try_fold(0u64, |total, entry| {
+            total.checked_add(u64::from_be_bytes(entry[20..28].try_into().ok()?))
+        })
 }

@@ -20,6 +20,35 @@ use crate::error::s3_error;
 use crate::layout::{Envelope, Instruction, InstructionHolds, context_hash, instruction_key};
 use crate::{ClientError, EncryptingClient, Location};
 
+/// Aborts a multipart upload when dropped while armed (`upload_id` set), on the Tokio runtime it
+/// was dropped on; nothing is left on the store but parts the store has not yet forgotten.
+struct AbortOnDrop {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+    upload_id: Option<String>,
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        let (Some(upload_id), Ok(runtime)) =
+            (self.upload_id.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        let request = self
+            .s3
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(upload_id);
+        // Best effort: the error that ended the upload is the one that matters.
+        runtime.spawn(async move {
+            let _ = request.send().await;
+        });
+    }
+}
+
 /// Plaintext read into the chunk slots of a ciphertext buffer, ready to seal in place.
 struct Slots {
     buf: Vec<u8>,
@@ -223,31 +252,20 @@ impl EncryptingClient {
             code: None,
             message: "no upload id in the answer".into(),
         })?;
-        let result = self
+        // Aborts the upload if this future ends early: an error, or the caller dropping it (Ctrl-C).
+        let mut guard = AbortOnDrop {
+            s3: self.s3.clone(),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            upload_id: Some(upload_id.clone()),
+        };
+        let entries = self
             .upload_parts(bucket, key, &upload_id, reader, &object, first)
-            .await;
-        let finished = match result {
-            Ok(entries) => {
-                self.complete(bucket, key, &upload_id, &object, entries)
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        let (out, manifest, entries) = match finished {
-            Ok(done) => done,
-            Err(e) => {
-                // Best effort: the error that matters is the one above.
-                let _ = self
-                    .s3
-                    .abort_multipart_upload()
-                    .bucket(bucket)
-                    .key(key)
-                    .upload_id(&upload_id)
-                    .send()
-                    .await;
-                return Err(e);
-            }
-        };
+            .await?;
+        let (out, manifest, entries) = self
+            .complete(bucket, key, &upload_id, &object, entries)
+            .await?;
+        guard.upload_id = None;
         let instruction_blobs = if holds.keys { blobs } else { Vec::new() };
         self.put_instruction(bucket, key, instruction_blobs, Some(manifest))
             .await?;

@@ -191,6 +191,7 @@ macro_rules! all_scenarios {
             list_head_delete,
             rewrap_changes_only_keys,
             many_recipients_use_the_instruction_object,
+            failed_upload_leaves_nothing,
         );
     };
 }

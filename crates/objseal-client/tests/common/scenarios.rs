@@ -604,6 +604,7 @@ pub async fn list_head_delete(env: &Env) {
     assert_eq!(info.key_ids, [env.kms_keys[0].clone(), "kek-1".to_owned()]);
     let info = client.head("bucket", "dir/b").await.unwrap();
     assert_eq!(info.format, Some(ObjectFormat::ObjsealMultipart));
+    assert_eq!(info.plaintext_len, Some(PART as u64 + 1));
     client.delete("bucket", "dir/b").await.unwrap();
     let raw = env
         .raw()
@@ -698,4 +699,58 @@ pub async fn many_recipients_use_the_instruction_object(env: &Env) {
         client.head("bucket", "many").await.unwrap().key_ids.len(),
         16
     );
+}
+
+/// A source that fails after some bytes.
+struct FailingReader(usize);
+
+impl tokio::io::AsyncRead for FailingReader {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.0 == 0 {
+            return std::task::Poll::Ready(Err(std::io::Error::other("the source broke")));
+        }
+        let n = self.0.min(buf.remaining());
+        buf.put_slice(&vec![7u8; n]);
+        self.0 -= n;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+pub async fn failed_upload_leaves_nothing(env: &Env) {
+    let client = env.client(Keyring::new().with_kek(kek(1))).await;
+    let err = client
+        .put_stream(
+            "bucket",
+            "broken",
+            &mut FailingReader(3 * PART + 5),
+            &PutOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Io(_)), "{err:?}");
+    // The abort is sent from a task: give it a moment.
+    let mut pending = 1;
+    for _ in 0..50 {
+        let uploads = client
+            .s3()
+            .list_multipart_uploads()
+            .bucket("bucket")
+            .send()
+            .await
+            .unwrap();
+        pending = uploads.uploads().len();
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(pending, 0, "the failed upload was not aborted");
+    assert!(matches!(
+        client.head("bucket", "broken").await,
+        Err(ClientError::NotFound { .. })
+    ));
 }
