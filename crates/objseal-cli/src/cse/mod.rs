@@ -132,7 +132,9 @@ async fn bucket_missing(
 ) -> anyhow::Error {
     match error {
         ClientError::NotFound { .. } => anyhow!("the bucket `{bucket}` does not exist"),
-        ClientError::S3 { code: Some(code), .. } if code == "NoSuchBucket" => {
+        ClientError::S3 {
+            code: Some(code), ..
+        } if code == "NoSuchBucket" => {
             anyhow!("the bucket `{bucket}` does not exist")
         }
         other => diagnose(client, other).await,

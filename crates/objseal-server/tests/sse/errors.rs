@@ -162,7 +162,12 @@ async fn refused_writes_have_s3_codes_and_store_nothing() {
     assert_eq!(meta.get("objseal-user-x").map(String::as_str), Some("2"));
     assert_eq!(meta.len(), 2);
     assert_eq!(head.content_length, Some(b.len() as i64));
-    c.delete_object().bucket("err").key("ns").send().await.unwrap();
+    c.delete_object()
+        .bucket("err")
+        .key("ns")
+        .send()
+        .await
+        .unwrap();
     // More than 2 KB of user metadata; an encryption context over 4 KiB.
     assert_refused!(
         c.put_object()
