@@ -34,7 +34,8 @@ pub enum WriteFormat {
     #[default]
     Objseal,
     /// The AWS S3 Encryption Client's V3 format (committing suite 115), for readers that use that
-    /// client. One GCM message: written in one `PutObject`, read whole. Needs a KMS recipient.
+    /// client. One GCM message: written in one `PutObject`, read whole. Needs a KMS recipient (the
+    /// first is used) and [`Location::Unbound`]: the format binds no location.
     S3ecV3,
 }
 
@@ -47,7 +48,12 @@ pub struct GetOptions {
     pub location: Location,
     /// A plaintext byte range; `None`: the whole object.
     pub range: Option<ByteRange>,
-    /// Whether AWS S3 Encryption Client objects without key commitment (its V2 format) are read.
+    /// Whether AWS S3 Encryption Client objects are read at all. Off by default: that format binds
+    /// no object location, so anyone who may write to the bucket could put another such object —
+    /// under a KMS key this client uses, with the same context — in this one's place.
+    pub accept_s3ec: bool,
+    /// Whether AWS S3 Encryption Client objects without key commitment (its V2 format) are read
+    /// (with [`accept_s3ec`](Self::accept_s3ec)).
     pub commitment: crate::s3ec::CommitmentPolicy,
 }
 

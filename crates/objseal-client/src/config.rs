@@ -29,8 +29,13 @@ pub const MAX_PARTS: u32 = 10_000;
 /// };
 /// assert_eq!(config.part_size, 16 << 20);
 /// assert!(config.validate().is_ok());
+/// let with_secret = objseal_client::ClientConfig {
+///     credentials: Some(("AKID".into(), zeroize::Zeroizing::new("s3cr3t".into()))),
+///     ..config
+/// };
+/// assert!(!format!("{with_secret:?}").contains("s3cr3t"));
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClientConfig {
     /// The S3 endpoint (`http://127.0.0.1:9000`); `None`: the environment's, else AWS S3.
     pub endpoint_url: Option<String>,
@@ -63,6 +68,29 @@ pub struct ClientConfig {
     pub max_attempts: u32,
     /// How long connecting may take.
     pub connect_timeout: Duration,
+}
+
+impl core::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("endpoint_url", &self.endpoint_url)
+            .field("region", &self.region)
+            .field("profile", &self.profile)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|(id, _)| (id, "(redacted)")),
+            )
+            .field("force_path_style", &self.force_path_style)
+            .field("part_size", &self.part_size)
+            .field("concurrency", &self.concurrency)
+            .field("multipart_threshold", &self.multipart_threshold)
+            .field("chunk_log2", &self.chunk_log2)
+            .field("request_checksums", &self.request_checksums)
+            .field("s3ec_max_object_size", &self.s3ec_max_object_size)
+            .field("max_attempts", &self.max_attempts)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
 }
 
 impl Default for ClientConfig {
@@ -112,6 +140,13 @@ impl ClientConfig {
         }
         if !(12..=24).contains(&self.chunk_log2) {
             return bad(format!("chunk_log2 {} is outside 12..=24", self.chunk_log2));
+        }
+        let max_s3ec = objseal_core::gcm::MAX_MESSAGE_LEN + 16;
+        if !(16..=max_s3ec).contains(&(self.s3ec_max_object_size as u64)) {
+            return bad(format!(
+                "s3ec_max_object_size {} is outside 16 ..= {max_s3ec} (one GCM message)",
+                self.s3ec_max_object_size
+            ));
         }
         if self.max_attempts == 0 {
             return bad("max_attempts must be at least 1".into());

@@ -34,6 +34,12 @@ pub enum ClientError {
         /// The key.
         key: String,
     },
+    /// An AWS S3 Encryption Client object, read without
+    /// [`GetOptions::accept_s3ec`](crate::GetOptions::accept_s3ec).
+    S3ecNotAccepted {
+        /// The key.
+        key: String,
+    },
     /// The object carries neither objseal nor S3 Encryption Client metadata.
     NotEncrypted {
         /// The key.
@@ -68,12 +74,18 @@ impl core::fmt::Display for ClientError {
                 if object_key_ids.is_empty() {
                     "none".to_owned()
                 } else {
-                    object_key_ids.join(", ")
+                    // Escaped: the ids come from the store.
+                    format!("{object_key_ids:?}")
                 }
             ),
             Self::Kms(e) => write!(f, "KMS: {e}"),
             Self::S3ec(e) => write!(f, "S3 Encryption Client object: {e}"),
             Self::NotFound { bucket, key } => write!(f, "s3://{bucket}/{key} does not exist"),
+            Self::S3ecNotAccepted { key } => write!(
+                f,
+                "{key} is an AWS S3 Encryption Client object, which binds no object location; \
+                 accept such objects explicitly to read it"
+            ),
             Self::NotEncrypted { key } => write!(
                 f,
                 "{key} is not client-side encrypted (no objseal or S3 Encryption Client metadata)"

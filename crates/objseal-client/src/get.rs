@@ -16,7 +16,7 @@ use futures::StreamExt as _;
 use crate::client::{GetOptions, GetOutput, ObjectFormat};
 use crate::error::{is_precondition_failed, s3_error};
 use crate::keyring::Unwrapped;
-use crate::layout::{Envelope, Instruction, context_hash, instruction_key};
+use crate::layout::{Envelope, Instruction, MAX_INSTRUCTION_LEN, context_hash, instruction_key};
 use crate::{ClientError, EncryptingClient};
 
 /// One segment of an opened object (an unsegmented object: segment 0 with a zero salt).
@@ -39,6 +39,8 @@ pub(crate) struct Opened {
     pub(crate) head: HeadObjectOutput,
     /// The verified manifest (multipart objects).
     pub(crate) manifest: Option<Vec<u8>>,
+    /// The stored (ciphertext) length.
+    pub(crate) stored_len: u64,
 }
 
 /// The chunks of one segment that one ranged request fetches.
@@ -108,22 +110,39 @@ impl EncryptingClient {
             })
     }
 
-    /// Fetches a whole small object (the instruction object) as it is stored.
-    pub(crate) async fn get_raw(&self, bucket: &str, key: &str) -> Result<Vec<u8>, ClientError> {
+    /// Fetches an instruction object as it is stored, refusing one larger than any valid one (the
+    /// store is not trusted with the reader's memory).
+    pub(crate) async fn get_instruction(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Vec<u8>, ClientError> {
+        let name = instruction_key(key);
         let out = self
             .s3
             .get_object()
             .bucket(bucket)
-            .key(key)
+            .key(&name)
             .send()
             .await
-            .map_err(|e| s3_error("GetObject", bucket, key, e))?;
-        let bytes = out
-            .body
-            .collect()
+            .map_err(|e| s3_error("GetObject", bucket, &name, e))?;
+        let too_large = || ClientError::Format(Error::BadManifest("instruction object too large"));
+        if out.content_length.unwrap_or(0).max(0) as u64 > MAX_INSTRUCTION_LEN as u64 {
+            return Err(too_large());
+        }
+        let mut buf = Vec::new();
+        let mut body = out.body;
+        while let Some(bytes) = body
+            .try_next()
             .await
-            .map_err(|e| ClientError::Io(std::io::Error::other(e)))?;
-        Ok(bytes.to_vec())
+            .map_err(|e| ClientError::Io(std::io::Error::other(e)))?
+        {
+            if buf.len() + bytes.len() > MAX_INSTRUCTION_LEN {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&bytes);
+        }
+        Ok(buf)
     }
 
     /// Verifies an OSE1 object's header under a configured key and the expected context, and a
@@ -140,8 +159,7 @@ impl EncryptingClient {
         let mut envelope = envelope;
         let mut manifest = None;
         if envelope.instruction.keys || envelope.instruction.manifest {
-            let name = instruction_key(key);
-            let bytes = match self.get_raw(bucket, &name).await {
+            let bytes = match self.get_instruction(bucket, key).await {
                 Ok(bytes) => bytes,
                 Err(ClientError::NotFound { .. }) => {
                     return Err(ClientError::Format(Error::BadManifest(
@@ -209,6 +227,7 @@ impl EncryptingClient {
             etag: head.e_tag.clone(),
             head,
             manifest,
+            stored_len: stored,
         })
     }
 
@@ -268,10 +287,11 @@ impl EncryptingClient {
         )
         .buffered(self.config.concurrency);
         while let Some(piece) = fetched.next().await {
-            let (buf, pieces) = piece?;
+            let (mut buf, pieces) = piece?;
             for at in pieces {
                 out.write_all(&buf[at]).await?;
             }
+            zeroize::Zeroize::zeroize(&mut buf);
         }
         out.flush().await?;
         Ok(GetOutput {
@@ -418,7 +438,20 @@ fn open_window(
     {
         return Err(Error::BadLength);
     }
-    objseal_core::par::open_chunks(key, span.first_chunk, buf, span.includes_final)?;
+    // The final chunk first (FORMAT.md §10), so a cut or extended object reports as such; then
+    // the others in parallel. All or nothing: any failure zeroes the whole window.
+    let opened = if span.includes_final {
+        let last_at = (chunks - 1) * sealed;
+        let (rest, last) = buf.split_at_mut(last_at);
+        key.open_chunk_in_place(span.last_chunk, true, last)
+            .and_then(|_| objseal_core::par::open_chunks(key, span.first_chunk, rest, false))
+    } else {
+        objseal_core::par::open_chunks(key, span.first_chunk, buf, false)
+    };
+    if let Err(e) = opened {
+        buf.fill(0);
+        return Err(e);
+    }
     let k = key.chunk_log2();
     let mut pieces = Vec::with_capacity(chunks);
     for (i, slot) in buf.chunks(sealed).enumerate() {

@@ -6,6 +6,9 @@
 //! reader that followed it would accept an object substituted by anyone who can write to the bucket
 //! and use any KMS key the reader may use (`docs/FORMAT.md` §13). Following the blob's key id
 //! ("discovery") is an explicit opt-in: [`Keyring::with_discovery`].
+//!
+//! Strictness is per client, not per object: a client holding the keys of several tenants accepts
+//! an object of one in the place of another's. One client (one keyring) per trust domain.
 
 use std::sync::Arc;
 

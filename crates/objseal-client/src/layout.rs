@@ -17,6 +17,12 @@ pub const META_HEADER: &str = "objseal-header";
 pub const META_KEYS: &str = "objseal-keys";
 /// Metadata entry naming what the instruction object holds: `manifest`, `keys` or `keys,manifest`.
 pub const META_INSTRUCTION: &str = "objseal-instruction";
+/// The largest instruction object: 16 blobs of the largest size and the manifest of 10,000 parts.
+pub const MAX_INSTRUCTION_LEN: usize = 4
+    + 2
+    + 16 * (2 + MAX_WRAPPED_KEY_LEN)
+    + 4
+    + objseal_core::format::manifest::manifest_len(crate::config::MAX_PARTS as usize);
 /// The instruction object of object `K` is `K` followed by this suffix.
 pub const INSTRUCTION_SUFFIX: &str = ".objseal-instruction";
 /// Magic and version of an instruction object.
@@ -295,7 +301,8 @@ impl Instruction {
         out
     }
 
-    /// Parses an instruction object that must hold what `holds` says (nothing else).
+    /// Parses an instruction object for an object whose metadata says it holds `holds`: blobs are
+    /// required when `holds.keys` (and ignored otherwise), a manifest exactly when `holds.manifest`.
     ///
     /// # Errors
     /// `Format(BadWrappedKey)` / `Format(BadManifest)` for any structural fault.
@@ -323,8 +330,10 @@ impl Instruction {
         }
         if holds.keys {
             check_blob_count(&blobs)?;
-        } else if !blobs.is_empty() {
-            return Err(bad());
+        } else {
+            // The metadata holds the keys: blobs here are a rewrap's, written before its
+            // metadata-replacing copy (FORMAT.md §16), and are not this version's.
+            blobs.clear();
         }
         if holds.manifest != (m > 0) {
             return Err(ClientError::Format(objseal_core::Error::BadManifest(

@@ -70,7 +70,7 @@ impl EncryptingClient {
         if let Some(envelope) = Envelope::from_metadata(&meta)? {
             let mut blobs = envelope.blobs.clone();
             if envelope.instruction.keys {
-                let bytes = self.get_raw(bucket, &instruction_key(key)).await?;
+                let bytes = self.get_instruction(bucket, key).await?;
                 blobs = Instruction::decode(&bytes, envelope.instruction)?.blobs;
             }
             info.key_ids = blobs
@@ -80,7 +80,7 @@ impl EncryptingClient {
             info.chunk_log2 = Some(envelope.header.chunk_log2);
             info.format = Some(if envelope.header.segmented {
                 if envelope.instruction.manifest {
-                    let bytes = self.get_raw(bucket, &instruction_key(key)).await?;
+                    let bytes = self.get_instruction(bucket, key).await?;
                     let manifest = Instruction::decode(&bytes, envelope.instruction)?.manifest;
                     info.plaintext_len = manifest.as_deref().and_then(manifest_plaintext_len);
                 }
@@ -195,10 +195,23 @@ impl EncryptingClient {
             drop(writer);
             result
         };
-        let write_side = self.put_stream(dst_bucket, dst_key, &mut reader, write);
-        let (read_result, write_result) = futures::join!(read_side.boxed(), write_side);
-        read_result?;
-        write_result
+        let write_side = async move {
+            let result = self
+                .put_stream(dst_bucket, dst_key, &mut reader, write)
+                .await;
+            // Closes the channel, so a read side still writing fails instead of waiting forever.
+            drop(reader);
+            result
+        };
+        let (read_result, write_result) = futures::join!(read_side.boxed(), write_side.boxed());
+        match (read_result, write_result) {
+            // The read side stopped because the write side had: the write side's error says why.
+            (Err(ClientError::Io(e)), Err(write)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                Err(write)
+            }
+            (Err(read), _) => Err(read),
+            (Ok(_), write) => write,
+        }
     }
 }
 
@@ -213,7 +226,7 @@ fn tokio_stream_from(
 /// only. `None` for a manifest whose structure is off.
 fn manifest_plaintext_len(manifest: &[u8]) -> Option<u64> {
     let count = u32::from_be_bytes(manifest.get(4..8)?.try_into().ok()?) as usize;
-    if manifest.len() != 8 + 28 * count + 32 {
+    if Some(manifest.len()) != count.checked_mul(28).and_then(|n| n.checked_add(40)) {
         return None;
     }
     manifest[8..8 + 28 * count]

@@ -17,7 +17,10 @@ use tokio::task::JoinSet;
 use crate::client::{PutOptions, PutOutput, WriteFormat};
 use crate::config::MAX_PARTS;
 use crate::error::s3_error;
-use crate::layout::{Envelope, Instruction, InstructionHolds, context_hash, instruction_key};
+use crate::layout::{
+    Envelope, INSTRUCTION_SUFFIX, Instruction, InstructionHolds, context_hash, instruction_key,
+    is_instruction_key,
+};
 use crate::{ClientError, EncryptingClient, Location};
 
 /// Aborts a multipart upload when dropped while armed (`upload_id` set), on the Tokio runtime it
@@ -104,15 +107,33 @@ fn random_salt() -> Result<[u8; SEGMENT_SALT_LEN], ClientError> {
 }
 
 fn check_metadata(meta: &HashMap<String, String>) -> Result<(), ClientError> {
-    match meta
-        .keys()
-        .find(|k| k.starts_with("objseal-") || k.to_ascii_lowercase().starts_with("x-amz-"))
-    {
+    // S3 lowercases names: `Objseal-Keys` would join objseal's own entry.
+    match meta.keys().find(|k| {
+        let k = k.to_ascii_lowercase();
+        k.starts_with("objseal-") || k.starts_with("x-amz-")
+    }) {
         Some(k) => Err(ClientError::InvalidArgument(format!(
             "metadata name `{k}`: names starting with objseal- or x-amz- are reserved"
         ))),
         None => Ok(()),
     }
+}
+
+/// Refuses names that would collide with instruction objects or leave no room for one.
+fn check_key(key: &str) -> Result<(), ClientError> {
+    if is_instruction_key(key) {
+        return Err(ClientError::InvalidArgument(format!(
+            "keys ending in {INSTRUCTION_SUFFIX} are reserved for instruction objects"
+        )));
+    }
+    if key.len() + INSTRUCTION_SUFFIX.len() > 1024 {
+        return Err(ClientError::InvalidArgument(format!(
+            "a key of {} bytes leaves no room for its instruction object's name (S3 keys are at \
+             most 1024 bytes)",
+            key.len()
+        )));
+    }
+    Ok(())
 }
 
 impl EncryptingClient {
@@ -132,6 +153,7 @@ impl EncryptingClient {
         options: &PutOptions,
     ) -> Result<PutOutput, ClientError> {
         check_metadata(&options.metadata)?;
+        check_key(key)?;
         if matches!(options.location, Location::WrittenAs { .. }) {
             return Err(ClientError::InvalidArgument(
                 "a new object is bound to where it is written (Here) or to nothing (Unbound)"

@@ -10,6 +10,16 @@ use crate::keyring::Keyring;
 use crate::layout::{Envelope, context_hash, user_metadata};
 use crate::{ClientError, EncryptingClient};
 
+/// The largest object S3 copies in one `CopyObject` (5 GiB).
+const MAX_COPY: u64 = 5 << 30;
+
+fn copy_limit(len: u64) -> ClientError {
+    ClientError::InvalidArgument(format!(
+        "the object is {len} bytes: S3 copies at most 5 GiB in one request, so its keys cannot be \
+         replaced by a self-copy"
+    ))
+}
+
 /// What [`EncryptingClient::rewrap`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RewrapOutput {
@@ -66,15 +76,18 @@ impl EncryptingClient {
         let header = opened.unwrapped.object.header().clone();
         let (new_meta, holds) =
             Envelope::to_metadata(&header, &blobs, header.segmented, &user_metadata(&meta));
-        if holds.keys || holds.manifest {
-            // Same data key and header: the old metadata reads the new instruction object too.
-            let manifest = opened.manifest.clone();
-            let instruction_blobs = if holds.keys {
-                blobs.clone()
-            } else {
-                Vec::new()
-            };
-            self.put_instruction(bucket, key, instruction_blobs, manifest)
+        let old = opened.envelope.instruction;
+        // Checked before anything is written: S3 refuses to copy it onto itself.
+        if opened.stored_len > MAX_COPY {
+            return Err(copy_limit(opened.stored_len));
+        }
+        if holds.keys || old.keys {
+            // Written first, and readable under the old metadata as under the new (same data key
+            // and header; a reader whose metadata holds the keys ignores blobs here), so the object
+            // stays readable whether or not the copy below succeeds.
+            self.recheck_version(bucket, key, opened.etag.as_deref())
+                .await?;
+            self.put_instruction(bucket, key, blobs.clone(), opened.manifest.clone())
                 .await?;
         }
         let source = format!("{bucket}/{}", percent_path(key));
@@ -98,10 +111,37 @@ impl EncryptingClient {
                     s3_error("CopyObject", bucket, key, e)
                 }
             })?;
+        if old.keys && !holds.keys && !holds.manifest {
+            // Nothing refers to it any more; a leftover would be ignored, so this is tidying.
+            let _ = self
+                .s3
+                .delete_object()
+                .bucket(bucket)
+                .key(crate::layout::instruction_key(key))
+                .send()
+                .await;
+        }
         Ok(RewrapOutput {
             key_ids: new_keys.key_ids(),
             migrated: false,
         })
+    }
+
+    /// Refuses to go on when `key` is no longer the version read (a narrow window remains between
+    /// this check and the write that follows; `docs/FORMAT.md` §16).
+    async fn recheck_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: Option<&str>,
+    ) -> Result<(), ClientError> {
+        let now = self.head_raw(bucket, key).await?;
+        if now.e_tag.as_deref() != etag {
+            return Err(ClientError::Inconsistent(format!(
+                "s3://{bucket}/{key} was replaced while it was rewrapped"
+            )));
+        }
+        Ok(())
     }
 
     async fn migrate_s3ec(
@@ -112,7 +152,11 @@ impl EncryptingClient {
         new_keys: crate::keyring::ResolvedKeyring,
         head: aws_sdk_s3::operation::head_object::HeadObjectOutput,
     ) -> Result<RewrapOutput, ClientError> {
-        let (plaintext, _) = self.get(bucket, key, read).await?;
+        let read = GetOptions {
+            accept_s3ec: true,
+            ..read.clone()
+        };
+        let (plaintext, _) = self.get(bucket, key, &read).await?;
         let writer = Self {
             s3: self.s3.clone(),
             keys: std::sync::Arc::new(new_keys),

@@ -37,6 +37,9 @@ impl EncryptingClient {
         let Some(envelope) = Envelope::from_metadata(meta)? else {
             return Err(ClientError::NotEncrypted { key: key.into() });
         };
+        if !options.accept_s3ec {
+            return Err(ClientError::S3ecNotAccepted { key: key.into() });
+        }
         envelope.check_policy(options.commitment)?;
         envelope.check_context(&options.context)?;
         let stored = head.content_length.unwrap_or(0).max(0) as u64;
@@ -55,7 +58,7 @@ impl EncryptingClient {
         response
             .body
             .into_async_read()
-            .take(limit + 1)
+            .take(limit.saturating_add(1))
             .read_to_end(&mut body)
             .await?;
         envelope.decrypt_in_place(&data_key, &mut body, options.commitment)?;
@@ -111,6 +114,13 @@ impl EncryptingClient {
         reader: &mut R,
         options: &PutOptions,
     ) -> Result<PutOutput, ClientError> {
+        if options.location != crate::Location::Unbound {
+            return Err(ClientError::InvalidArgument(
+                "the S3 Encryption Client format binds no object location: write it with \
+                 Location::Unbound"
+                    .into(),
+            ));
+        }
         let Some((kms, arn)) = self.keys.kms_keys().next() else {
             return Err(ClientError::InvalidArgument(
                 "the S3 Encryption Client format needs a KMS key".into(),
@@ -118,7 +128,10 @@ impl EncryptingClient {
         };
         let limit = self.config.s3ec_max_object_size as u64;
         let mut body = Vec::new();
-        reader.take(limit + 1).read_to_end(&mut body).await?;
+        reader
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut body)
+            .await?;
         if body.len() as u64 > limit {
             return Err(ClientError::S3ec(S3ecError::TooLarge {
                 len: body.len() as u64,

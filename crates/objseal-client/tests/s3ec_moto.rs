@@ -275,9 +275,22 @@ async fn s3ec_objects_through_the_encrypting_client() {
         let results = venv.peer(&endpoint, &json!([put]));
         assert_eq!(results[0]["ok"], true, "{results:?}");
     }
-    let read = GetOptions {
+    // Refused unless accepted: the format binds no object location.
+    let not_accepted = GetOptions {
         context: ctx.clone(),
         ..GetOptions::default()
+    };
+    let err = client
+        .get(BUCKET, "py-v3", &not_accepted)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::S3ecNotAccepted { .. }),
+        "{err:?}"
+    );
+    let read = GetOptions {
+        accept_s3ec: true,
+        ..not_accepted
     };
     let (got, info) = client.get(BUCKET, "py-v3", &read).await.unwrap();
     assert_eq!(
@@ -307,7 +320,14 @@ async fn s3ec_objects_through_the_encrypting_client() {
         (true, ObjectFormat::S3ecV2)
     );
     let err = client
-        .get(BUCKET, "py-v3", &GetOptions::default())
+        .get(
+            BUCKET,
+            "py-v3",
+            &GetOptions {
+                accept_s3ec: true,
+                ..GetOptions::default()
+            },
+        )
         .await
         .unwrap_err();
     assert!(
@@ -324,10 +344,19 @@ async fn s3ec_objects_through_the_encrypting_client() {
     assert!(stranger.get(BUCKET, "py-v3", &read).await.is_err());
 
     // V3 written by the encrypting client, read by the Python client.
-    let v3 = PutOptions {
+    let bound = PutOptions {
         context: ctx.clone(),
         format: WriteFormat::S3ecV3,
         ..PutOptions::default()
+    };
+    let err = client
+        .put(BUCKET, "x", &plaintext, &bound)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::InvalidArgument(_)), "{err:?}");
+    let v3 = PutOptions {
+        location: objseal_client::Location::Unbound,
+        ..bound
     };
     client
         .put(BUCKET, "rs-client-v3", &plaintext, &v3)

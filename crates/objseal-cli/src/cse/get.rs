@@ -34,6 +34,7 @@ pub fn get(args: GetArgs) -> Result<()> {
         context: connect::context(&args.keys.context).unwrap_or_else(|e| usage_error("get", e)),
         location: connect::location(&args.read),
         range: args.range,
+        accept_s3ec: args.read.s3ec || args.read.allow_legacy,
         commitment: connect::commitment(&args.read),
     };
     block_on(download(&args, &options))

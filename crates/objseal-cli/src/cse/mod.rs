@@ -80,6 +80,7 @@ fn explain(error: ClientError) -> anyhow::Error {
         ClientError::S3ec(objseal_client::s3ec::S3ecError::LegacyRefused) => {
             " (--allow-legacy reads it)"
         }
+        ClientError::S3ecNotAccepted { .. } => " (--s3ec)",
         // A refused HEAD has no body, so no error code: only its status tells.
         ClientError::S3 { code, message, .. }
             if matches!(

@@ -89,7 +89,11 @@ pub struct ReadOptions {
     /// The object was written with --unbound (its context does not name its bucket and key).
     #[arg(long, help_heading = "Keys")]
     pub unbound: bool,
-    /// Also read AWS S3 Encryption Client objects of its V2 format (no key commitment).
+    /// Also read AWS S3 Encryption Client objects (V3). Their format binds no object location: anyone
+    /// who may write to the bucket could put another such object in this one's place.
+    #[arg(long, help_heading = "Keys")]
+    pub s3ec: bool,
+    /// Also read AWS S3 Encryption Client objects of its V2 format (no key commitment); implies --s3ec.
     #[arg(long, help_heading = "Keys")]
     pub allow_legacy: bool,
 }

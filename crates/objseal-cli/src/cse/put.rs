@@ -45,7 +45,8 @@ pub fn put(args: PutArgs) -> Result<()> {
     }
     let options = PutOptions {
         context,
-        location: if args.unbound {
+        // The S3 Encryption Client's format binds no location.
+        location: if args.unbound || args.s3ec_v3 {
             Location::Unbound
         } else {
             Location::Here

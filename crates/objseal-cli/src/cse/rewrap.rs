@@ -33,6 +33,7 @@ pub fn rewrap(args: RewrapArgs) -> Result<()> {
         context: connect::context(&args.keys.context).unwrap_or_else(|e| usage_error("rewrap", e)),
         location: connect::location(&args.read),
         range: None,
+        accept_s3ec: args.read.s3ec || args.read.allow_legacy,
         commitment: connect::commitment(&args.read),
     };
     block_on(async {

@@ -153,7 +153,13 @@ fn rewrap_moves_objects_from_a_key_file_to_a_kms_key() {
         .arg(env.path("small"))
         .arg(url("s3ec")));
     assert_eq!(json_lines(&out)[0]["format"], "s3ec-v3");
-    let got = ok(env.cmd(&["get", "--kms-key", KMS_ALIAS, &url("s3ec")]));
+    // Read only when asked for: that format binds no object location.
+    fails(
+        env.cmd(&["get", "--kms-key", KMS_ALIAS, &url("s3ec")]),
+        1,
+        "accept such objects explicitly",
+    );
+    let got = ok(env.cmd(&["get", "--kms-key", KMS_ALIAS, "--s3ec", &url("s3ec")]));
     assert!(got.stdout == small);
     fails(
         env.cmd(&[

@@ -560,6 +560,38 @@ pub async fn copies_and_locations(env: &Env) {
     let (a, _) = env.raw_get("src").await;
     let (b, _) = env.raw_get("dst").await;
     assert_ne!(a, b);
+    // A copy whose write side refuses at once ends (no deadlock on the full channel).
+    let bad_write = PutOptions {
+        metadata: [("Objseal-Keys".to_owned(), "x".to_owned())].into(),
+        ..PutOptions::default()
+    };
+    let copied = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        client.copy(
+            ("bucket", "src"),
+            ("bucket", "dst2"),
+            &GetOptions::default(),
+            &bad_write,
+        ),
+    )
+    .await
+    .expect("copy hung");
+    assert!(
+        matches!(copied, Err(ClientError::InvalidArgument(_))),
+        "{copied:?}"
+    );
+    let reserved = client
+        .put(
+            "bucket",
+            "src.objseal-instruction",
+            b"x",
+            &PutOptions::default(),
+        )
+        .await;
+    assert!(
+        matches!(reserved, Err(ClientError::InvalidArgument(_))),
+        "{reserved:?}"
+    );
     // A copy whose source fails writes nothing.
     let err = client
         .copy(
@@ -657,6 +689,30 @@ pub async fn rewrap_changes_only_keys(env: &Env) {
     ));
     let kms = env.client(env.kms_keyring(1)).await;
     assert!(kms.get("bucket", "rw", &read).await.unwrap().0 == plaintext);
+    // Keys moving into the instruction object (16 recipients) and back out: readable throughout.
+    let mut many = Keyring::new();
+    for n in 1..=16 {
+        many = many.with_kek(kek(n));
+    }
+    kms.rewrap("bucket", "rw", &read, many, false)
+        .await
+        .unwrap();
+    let (_, meta) = env.raw_get("rw").await;
+    assert_eq!(meta["objseal-instruction"], "keys,manifest");
+    assert!(b.get("bucket", "rw", &read).await.unwrap().0 == plaintext);
+    b.rewrap(
+        "bucket",
+        "rw",
+        &read,
+        Keyring::new().with_kek(kek(3)),
+        false,
+    )
+    .await
+    .unwrap();
+    let (_, meta) = env.raw_get("rw").await;
+    assert_eq!(meta["objseal-instruction"], "manifest");
+    let c = env.client(Keyring::new().with_kek(kek(3))).await;
+    assert!(c.get("bucket", "rw", &read).await.unwrap().0 == plaintext);
     let (body_after, _) = env.raw_get("rw").await;
     assert!(body_before == body_after, "the data was rewritten");
 }
