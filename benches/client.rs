@@ -121,7 +121,15 @@ fn transfers(
             .unwrap()
     });
     let s3 = client.s3().clone();
-    rt.block_on(async { s3.create_bucket().bucket("bench").send().await.unwrap() });
+    rt.block_on(async {
+        s3.create_bucket().bucket("bench").send().await.unwrap();
+        // The objects the downloads read, whichever entries a filter selects.
+        plain_upload(&s3, "plain", data).await;
+        client
+            .put("bench", "cse", data, &PutOptions::default())
+            .await
+            .unwrap();
+    });
     let mut group = c.benchmark_group(format!("client/{name}/{}MiB", len / MIB));
     group.throughput(Throughput::Bytes(len as u64));
     group.sample_size(10);

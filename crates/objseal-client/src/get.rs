@@ -287,11 +287,10 @@ impl EncryptingClient {
         )
         .buffered(self.config.concurrency);
         while let Some(piece) = fetched.next().await {
-            let (mut buf, pieces) = piece?;
+            let (buf, pieces) = piece?;
             for at in pieces {
                 out.write_all(&buf[at]).await?;
             }
-            zeroize::Zeroize::zeroize(&mut buf);
         }
         out.flush().await?;
         Ok(GetOutput {

@@ -79,7 +79,9 @@ impl Venv {
     /// Runs `tests/s3ec/peer.py` with `ops` (a JSON list); its JSON list of results.
     pub fn peer(&self, endpoint: &str, ops: &serde_json::Value) -> Vec<serde_json::Value> {
         use std::io::Write as _;
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/s3ec/peer.py");
+        // From this crate or another of the workspace (the CLI's tests use this harness too).
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../objseal-client/tests/s3ec/peer.py");
         let mut child = self
             .command("python")
             .arg(script)
