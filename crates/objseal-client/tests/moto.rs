@@ -14,8 +14,8 @@ async fn cse_kms_through_a_remote_kms() {
     use std::sync::Arc;
 
     use objseal_client::{ClientError, GetOptions, Keyring, PutOptions};
+    use objseal_kms::Kms;
     use objseal_kms::remote::{RemoteConfig, RemoteCredentials, RemoteKms};
-    use objseal_kms::{CreateKeyRequest, Kms};
 
     let Some(env) = Env::moto().await else { return };
     let Some(endpoint) = env.config.endpoint_url.clone() else {
@@ -34,16 +34,10 @@ async fn cse_kms_through_a_remote_kms() {
         .await
         .unwrap(),
     );
-    let a = kms
-        .create_key(CreateKeyRequest::default())
-        .await
-        .unwrap()
-        .arn;
-    let b = kms
-        .create_key(CreateKeyRequest::default())
-        .await
-        .unwrap()
-        .arn;
+    let (a, b) = (
+        common::new_kms_key(kms.as_ref()).await,
+        common::new_kms_key(kms.as_ref()).await,
+    );
     let writer = env
         .client(
             Keyring::new()
@@ -66,11 +60,7 @@ async fn cse_kms_through_a_remote_kms() {
             .unwrap();
         assert!(got == plaintext, "read with {arn}");
     }
-    let c = kms
-        .create_key(CreateKeyRequest::default())
-        .await
-        .unwrap()
-        .arn;
+    let c = common::new_kms_key(kms.as_ref()).await;
     let stranger = env
         .client(Keyring::new().with_kms_key(kms.clone(), c))
         .await;

@@ -65,16 +65,7 @@ impl Env {
             RootKey::from_bytes([42; 32]),
         ))
         .unwrap();
-        let a = kms
-            .create_key(CreateKeyRequest::default())
-            .await
-            .unwrap()
-            .arn;
-        let b = kms
-            .create_key(CreateKeyRequest::default())
-            .await
-            .unwrap()
-            .arn;
+        let (a, b) = (new_kms_key(&kms).await, new_kms_key(&kms).await);
         let env = Env {
             store,
             config,
@@ -163,6 +154,14 @@ fn client_config(endpoint: String, id: String, secret: String) -> ClientConfig {
         max_attempts: 1,
         ..ClientConfig::default()
     }
+}
+
+/// A new key of `kms`, by ARN.
+pub async fn new_kms_key(kms: &dyn Kms) -> String {
+    kms.create_key(CreateKeyRequest::default())
+        .await
+        .unwrap()
+        .arn
 }
 
 /// KEK number `n`, named `kek-n`.
