@@ -220,15 +220,17 @@ fn fixed<const N: usize>(fields: &Fields<'_>, name: &'static str) -> Result<[u8;
         })
 }
 
-/// The stored KMS encryption context: a JSON object of strings, `{}` when absent (as S3EC reads it).
-/// Its `aws:x-amz-cek-alg`, when present, must name the object's content algorithm.
+/// The stored KMS encryption context: a JSON object of strings whose `aws:x-amz-cek-alg` names the
+/// object's content algorithm. S3EC (`kms+context`) always writes it; requiring it means the data key
+/// is asked of the KMS only under a context bound to this format, so a KMS ciphertext made for
+/// another context or format is refused by the KMS.
 fn context(
     fields: &Fields<'_>,
     name: &'static str,
     alg: &str,
 ) -> Result<BTreeMap<String, String>, S3ecError> {
     let Some(json) = fields.get(name) else {
-        return Ok(BTreeMap::new());
+        return Err(S3ecError::MissingField(name));
     };
     let map: BTreeMap<String, String> =
         serde_json::from_str(json).map_err(|_| S3ecError::Malformed {
@@ -236,10 +238,14 @@ fn context(
             reason: "not a JSON object of strings",
         })?;
     match map.get(RESERVED_CEK_ALG) {
-        Some(v) if v != alg => Err(S3ecError::Malformed {
+        Some(v) if v == alg => Ok(map),
+        Some(_) => Err(S3ecError::Malformed {
             field: name,
             reason: "aws:x-amz-cek-alg does not name the object's content algorithm",
         }),
-        _ => Ok(map),
+        None => Err(S3ecError::Malformed {
+            field: name,
+            reason: "no aws:x-amz-cek-alg entry",
+        }),
     }
 }

@@ -34,9 +34,10 @@ fn every_required_v3_field_missing() {
     // Without the wrapped key, V3 content fields point at an instruction file.
     let e = parse(&with(&V3_META, "x-amz-3", None)).unwrap_err();
     assert_eq!(e, S3ecError::InstructionFile);
-    // x-amz-t is optional: absent, the KMS context is empty (as S3EC reads it).
-    let env = parse(&with(&V3_META, "x-amz-t", None)).unwrap();
-    assert!(env.kms_context().is_empty());
+    // S3EC always writes x-amz-t (with aws:x-amz-cek-alg); we require it, so the data key is only
+    // ever asked of the KMS under a context bound to the format.
+    let e = parse(&with(&V3_META, "x-amz-t", None)).unwrap_err();
+    assert_eq!(e, S3ecError::MissingField("x-amz-t"));
 }
 
 #[test]
@@ -51,7 +52,8 @@ fn every_required_v2_field_missing() {
         assert_eq!(e, S3ecError::MissingField(name), "{name}");
     }
     assert!(parse(&with(&V2_META, "x-amz-tag-len", None)).is_ok());
-    assert!(parse(&with(&V2_META, "x-amz-matdesc", None)).is_ok());
+    let e = parse(&with(&V2_META, "x-amz-matdesc", None)).unwrap_err();
+    assert_eq!(e, S3ecError::MissingField("x-amz-matdesc"));
 }
 
 #[test]
@@ -265,10 +267,23 @@ fn context_checks() {
         Err(S3ecError::ReservedContextKey)
     );
     // A tampered x-amz-t is a context mismatch for the caller (and a KMS refusal in any case).
+    // Without the format's own entry it is malformed.
+    let stripped = with(
+        &V3_META,
+        "x-amz-t",
+        Some(r#"{"bucket": "photos", "purpose": "fixture"}"#),
+    );
+    assert!(matches!(
+        parse(&stripped),
+        Err(S3ecError::Malformed {
+            field: "x-amz-t",
+            ..
+        })
+    ));
     let tampered = with(
         &V3_META,
         "x-amz-t",
-        Some(r#"{"bucket": "other", "purpose": "fixture"}"#),
+        Some(r#"{"bucket": "other", "purpose": "fixture", "aws:x-amz-cek-alg": "115"}"#),
     );
     let env = parse(&tampered).unwrap();
     assert_eq!(
