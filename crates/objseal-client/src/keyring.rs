@@ -140,7 +140,16 @@ impl Keyring {
                         arn,
                     }
                 }
-                Recipient::Kek(kek) => Resolved::Kek(kek.clone()),
+                Recipient::Kek(kek) if kek.algorithm() == WrapAlgorithm::LocalKek => {
+                    Resolved::Kek(kek.clone())
+                }
+                Recipient::Kek(kek) => {
+                    return Err(ClientError::InvalidArgument(format!(
+                        "KEK {}: an SSE-C customer key is the server's; a client KEK is made with \
+                         LocalKek::new",
+                        kek.key_id()
+                    )));
+                }
             });
         }
         Ok(ResolvedKeyring {
@@ -377,5 +386,26 @@ async fn wrap_for(key: &Resolved, dek: &Dek, ctx_hash: &[u8; 32]) -> Result<Vec<
             out.truncate(n);
             Ok(out)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use objseal_core::Kek;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn customer_keys_and_too_many_recipients_are_refused() {
+        let ssec = LocalKek::customer_key(Kek::from_bytes([1; 32]), "sse-c").unwrap();
+        let err = Keyring::new().with_kek(ssec).resolve().await.unwrap_err();
+        assert!(matches!(err, ClientError::InvalidArgument(_)), "{err:?}");
+        let mut keys = Keyring::new();
+        for n in 0..=MAX_RECIPIENTS {
+            keys = keys.with_kek(LocalKek::new(Kek::from_bytes([n as u8; 32]), "k", 1).unwrap());
+        }
+        assert!(keys.resolve().await.is_err());
+        let one = Keyring::new().with_kek(LocalKek::new(Kek::from_bytes([1; 32]), "k", 1).unwrap());
+        assert_eq!(one.resolve().await.unwrap().key_ids(), ["k"]);
     }
 }

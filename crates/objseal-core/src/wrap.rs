@@ -131,6 +131,17 @@ impl LocalKek {
         self.key_version
     }
 
+    /// The algorithm of the blobs it writes and unwraps: `LocalKek`, or `CustomerKey` for SSE-C.
+    ///
+    /// ```
+    /// use objseal_core::{Kek, format::wrapped_key::WrapAlgorithm, wrap::LocalKek};
+    /// let kek = LocalKek::customer_key(Kek::from_bytes([1; 32]), "sse-c").unwrap();
+    /// assert_eq!(kek.algorithm(), WrapAlgorithm::CustomerKey);
+    /// ```
+    pub fn algorithm(&self) -> WrapAlgorithm {
+        self.algorithm
+    }
+
     fn wrap_gcm(&self, wrap_salt: &[u8; 32], prefix: &[u8], ctx_hash: &[u8; 32]) -> Aes256Gcm {
         let prk = kdf::extract(wrap_salt, self.kek.expose_secret());
         let wrap_key = kdf::expand(&prk, &[LABEL_WRAP, prefix, ctx_hash]);
