@@ -156,7 +156,15 @@ impl EncryptingClient {
             accept_s3ec: true,
             ..read.clone()
         };
-        let (plaintext, _) = self.get(bucket, key, &read).await?;
+        let (plaintext, got) = self.get(bucket, key, &read).await?;
+        // The version read must be the one whose metadata is kept, and still be there.
+        if got.etag != head.e_tag {
+            return Err(ClientError::Inconsistent(format!(
+                "s3://{bucket}/{key} was replaced while it was migrated"
+            )));
+        }
+        self.recheck_version(bucket, key, head.e_tag.as_deref())
+            .await?;
         let writer = Self {
             s3: self.s3.clone(),
             keys: std::sync::Arc::new(new_keys),
