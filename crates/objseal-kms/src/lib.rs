@@ -12,6 +12,7 @@
 //! | [`audit`] | the append-only JSON-lines audit log |
 //! | [`cache`] | the opt-in, bounded data-key cache |
 //! | [`envelope`] | OSE1 data keys from any `Kms` (wrapped-key algorithm 2, FORMAT.md §7) |
+//! | [`policy`] | access policies in the AWS JSON shape (a documented subset) and their evaluation: the engine under key policies and bucket policies |
 //! | `server` (feature `server`) | the AWS KMS JSON 1.1 protocol with SigV4 over any `Kms` (`objseal kms serve`) |
 //! | `remote` (feature `remote`) | a `Kms` over the AWS SDK for Rust: AWS KMS, `objseal kms serve`, moto |
 #![forbid(unsafe_code)]
@@ -24,6 +25,7 @@ pub mod clock;
 pub mod envelope;
 mod error;
 pub mod keystore;
+pub mod policy;
 #[cfg(feature = "remote")]
 pub mod remote;
 #[cfg(feature = "server")]
