@@ -29,6 +29,7 @@
 //! # }
 //! ```
 
+pub mod access;
 mod config;
 mod credentials;
 mod error;
@@ -136,8 +137,16 @@ impl Server {
             auth.register(key.id.clone(), key.secret.as_str().into());
         }
         let auth = credentials::KnownKeys(auth);
+        layer
+            .load_bucket_policies()
+            .await
+            .map_err(|e| ServerError::Config(format!("reading the bucket policies: {e}")))?;
+        let gate = access::PolicyGate {
+            policies: layer.bucket_policies(),
+        };
         let mut builder = S3ServiceBuilder::new(layer);
         builder.set_auth(auth);
+        builder.set_access(gate);
         builder.set_validation(routes::ReservedNames);
         builder.set_route(routes::AdminRoute {
             metrics: Arc::clone(&metrics),

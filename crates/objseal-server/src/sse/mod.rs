@@ -17,6 +17,7 @@ mod keys;
 mod layout;
 mod multipart;
 mod open_body;
+mod policy;
 mod put;
 mod record;
 mod request;
@@ -32,6 +33,7 @@ use objseal_core::wrap::LocalKek;
 use objseal_kms::Kms;
 
 use crate::metrics::Metrics;
+pub use policy::{BucketPolicies, MAX_BUCKET_POLICY_LEN, S3_ACTIONS};
 
 /// How the layer encrypts.
 #[derive(Clone, Debug)]
@@ -71,6 +73,7 @@ pub struct SseLayer<S> {
     upload_id_key: zeroize::Zeroizing<[u8; 32]>,
     config: SseConfig,
     metrics: Arc<Metrics>,
+    policies: Arc<BucketPolicies>,
 }
 
 impl<S> SseLayer<S> {
@@ -100,6 +103,7 @@ impl<S> SseLayer<S> {
             upload_id_key: zeroize::Zeroizing::new(upload_id_key),
             config,
             metrics,
+            policies: Arc::default(),
         }
     }
 
@@ -260,6 +264,24 @@ impl<S: S3> S3 for SseLayer<S> {
         req: S3Request<PutBucketEncryptionInput>,
     ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
         own!(self, "PutBucketEncryption", self.put_encryption(req))
+    }
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        own!(self, "PutBucketPolicy", self.put_policy(req))
+    }
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        pass!(self, "GetBucketPolicy", get_bucket_policy, req)
+    }
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        own!(self, "DeleteBucketPolicy", self.delete_policy(req))
     }
     async fn get_bucket_encryption(
         &self,

@@ -27,6 +27,9 @@ pub(super) struct BucketConfig {
     /// The default encryption (`PutBucketEncryption`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<Vec<SseRule>>,
+    /// The bucket policy (`PutBucketPolicy`), as the client sent it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 /// One rule of a bucket's default encryption.
@@ -287,6 +290,7 @@ impl LocalStore {
                 name: bucket_name.clone(),
                 created: now_ms(),
                 encryption: None,
+                policy: None,
             };
             let dest = root.join(BUCKETS_DIR).join(&bucket_name);
             let staging = root.join(TMP_DIR).join(format!(
@@ -382,12 +386,26 @@ impl LocalStore {
 
     /// Replaces the bucket's default encryption and persists it.
     async fn set_encryption(&self, bucket: &str, rules: Option<Vec<SseRule>>) -> S3Result<()> {
+        self.update_config(bucket, move |c| c.encryption = rules)
+            .await
+    }
+
+    async fn set_policy(&self, bucket: &str, policy: Option<String>) -> S3Result<()> {
+        self.update_config(bucket, move |c| c.policy = policy).await
+    }
+
+    /// Changes `bucket.json` atomically (written beside, renamed over) and then the live copy.
+    async fn update_config(
+        &self,
+        bucket: &str,
+        change: impl FnOnce(&mut BucketConfig) + Send + 'static,
+    ) -> S3Result<()> {
         let state = self.bucket(bucket)?;
         let root = self.inner.root.clone();
         blocking(move || {
             let mut config = lock(&state.config);
             let mut new = config.clone();
-            new.encryption = rules;
+            change(&mut new);
             let json = serde_json::to_vec_pretty(&new).map_err(internal_error)?;
             let index = lock(&state.index);
             if index.deleted {
@@ -434,6 +452,41 @@ impl LocalStore {
                 Err(err)
             }
         }
+    }
+
+    pub(super) async fn put_bucket_policy_impl(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        self.set_policy(&req.input.bucket, Some(req.input.policy))
+            .await?;
+        Ok(S3Response::new(PutBucketPolicyOutput {}))
+    }
+
+    pub(super) async fn get_bucket_policy_impl(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        let state = self.bucket(&req.input.bucket)?;
+        let policy = lock(&state.config).policy.clone();
+        match policy {
+            Some(policy) => Ok(S3Response::new(GetBucketPolicyOutput {
+                policy: Some(policy),
+            })),
+            None => {
+                let mut err = s3_error!(NoSuchBucketPolicy, "The bucket policy does not exist");
+                err.set_status_code(hyper::StatusCode::NOT_FOUND);
+                Err(err)
+            }
+        }
+    }
+
+    pub(super) async fn delete_bucket_policy_impl(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        self.set_policy(&req.input.bucket, None).await?;
+        Ok(S3Response::new(DeleteBucketPolicyOutput {}))
     }
 
     pub(super) async fn delete_bucket_encryption_impl(

@@ -10,5 +10,6 @@ mod errors;
 mod modes;
 mod multipart;
 mod operations;
+mod policy;
 mod ranges;
 mod remote_kms;
