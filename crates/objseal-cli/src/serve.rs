@@ -75,6 +75,30 @@ pub struct ServeArgs {
     /// For tests on loopback.
     #[arg(long)]
     pub allow_ssec_over_http: bool,
+    /// Encrypt writes that ask for no encryption, in buckets without a default encryption of their
+    /// own: `AES256` (SSE-S3, Amazon S3's behaviour since 2023) or `aws:kms` (the default KMS key);
+    /// `none` stores them as sent.
+    #[arg(long, value_name = "none|AES256|aws:kms", default_value = "none",
+          value_parser = parse_default_encryption)]
+    pub default_encryption: DefaultEncryptionArg,
+}
+
+/// `--default-encryption`: `none`, or the server-wide default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DefaultEncryptionArg(pub Option<objseal_server::DefaultEncryption>);
+
+/// `none`, `AES256` or `aws:kms`.
+fn parse_default_encryption(s: &str) -> Result<DefaultEncryptionArg, String> {
+    match s {
+        "none" => Ok(DefaultEncryptionArg(None)),
+        "AES256" => Ok(DefaultEncryptionArg(Some(
+            objseal_server::DefaultEncryption::SseS3,
+        ))),
+        "aws:kms" => Ok(DefaultEncryptionArg(Some(
+            objseal_server::DefaultEncryption::SseKms,
+        ))),
+        other => Err(format!("`{other}`: expected none, AES256 or aws:kms")),
+    }
 }
 
 /// A secret from the command line or the environment: wiped on drop, never printed by `Debug`.
@@ -143,6 +167,7 @@ fn config(args: &ServeArgs) -> Result<ServerConfig> {
         });
     }
     config.sse.allow_ssec_over_http = args.allow_ssec_over_http;
+    config.sse.default_encryption = args.default_encryption.0;
     Ok(config)
 }
 
@@ -339,6 +364,21 @@ mod tests {
         // Debug prints never show the secret.
         assert!(!format!("{a:?}").contains("s3cret"));
         assert!(!format!("{:?}", c.access_keys).contains("s3cret"));
+    }
+
+    #[test]
+    fn default_encryption_flag() {
+        let none = parse(&["serve"]).unwrap();
+        assert_eq!(config(&none).unwrap().sse.default_encryption, None);
+        for (flag, want) in [
+            ("AES256", Some(objseal_server::DefaultEncryption::SseS3)),
+            ("aws:kms", Some(objseal_server::DefaultEncryption::SseKms)),
+            ("none", None),
+        ] {
+            let a = parse(&["serve", "--default-encryption", flag]).unwrap();
+            assert_eq!(config(&a).unwrap().sse.default_encryption, want, "{flag}");
+        }
+        assert!(parse(&["serve", "--default-encryption", "rot13"]).is_err());
     }
 
     #[test]

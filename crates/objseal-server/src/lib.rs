@@ -26,5 +26,5 @@ pub mod sse;
 pub mod store;
 
 pub use server::{RunningServer, Server, ServerConfig, ServerError};
-pub use sse::{SseConfig, SseLayer};
+pub use sse::{DefaultEncryption, SseConfig, SseLayer};
 pub use store::LocalStore;

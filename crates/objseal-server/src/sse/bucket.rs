@@ -30,7 +30,7 @@ impl<S: S3> SseLayer<S> {
         let out = match self.inner.get_bucket_encryption(req).await {
             Ok(r) => r.output,
             Err(e) if *e.code() == S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError => {
-                return Ok(None);
+                return Ok(self.server_default());
             }
             Err(e) => return Err(e),
         };
@@ -48,6 +48,17 @@ impl<S: S3> SseLayer<S> {
                 _ => None,
             }
         }))
+    }
+
+    /// The server-wide default, for buckets without one of their own.
+    fn server_default(&self) -> Option<BucketDefault> {
+        self.config.default_encryption.map(|d| match d {
+            super::DefaultEncryption::SseS3 => BucketDefault::S3,
+            super::DefaultEncryption::SseKms => BucketDefault::Kms {
+                key_id: None,
+                bucket_key: false,
+            },
+        })
     }
 
     pub(crate) async fn put_encryption(

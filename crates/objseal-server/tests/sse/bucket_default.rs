@@ -159,3 +159,74 @@ async fn bucket_default_applies_to_put_copy_and_multipart() {
     assert!(put.server_side_encryption().is_none());
     env.stop().await;
 }
+
+/// A server-wide default (`SseConfig::default_encryption`, `objseal serve --default-encryption`)
+/// encrypts writes that ask for nothing in buckets without a default of their own; a bucket's own
+/// default and a request's own headers still win.
+#[tokio::test]
+async fn a_server_wide_default_leaves_nothing_in_plaintext() {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = objseal_server::server::ServerConfig::new(dir.path())
+        .with_listen("127.0.0.1:0".parse().unwrap());
+    config.sse.default_encryption = Some(objseal_server::DefaultEncryption::SseS3);
+    let server = objseal_server::server::Server::start(config).await.unwrap();
+    let c = crate::common::client_for(&server);
+    c.create_bucket().bucket("dflt").send().await.unwrap();
+    let b = crate::common::data(5_000, 3);
+    let put = c
+        .put_object()
+        .bucket("dflt")
+        .key("k")
+        .body(crate::common::body(&b))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        put.server_side_encryption(),
+        Some(&ServerSideEncryption::Aes256)
+    );
+    let got = c.get_object().bucket("dflt").key("k").send().await.unwrap();
+    assert_eq!(
+        got.server_side_encryption(),
+        Some(&ServerSideEncryption::Aes256)
+    );
+    assert_eq!(got.body.collect().await.unwrap().to_vec(), b);
+    // A bucket's own default wins.
+    c.put_bucket_encryption()
+        .bucket("dflt")
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(
+                            ServerSideEncryptionByDefault::builder()
+                                .sse_algorithm(ServerSideEncryption::AwsKms)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let put = c
+        .put_object()
+        .bucket("dflt")
+        .key("k2")
+        .body(crate::common::body(&b))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        put.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKms)
+    );
+    server.shutdown().await.unwrap();
+}
