@@ -357,6 +357,30 @@ for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
         listed[o["Key"]] = o["Size"]
 eq(listed, sizes, "listing: keys and plaintext sizes")
 
+step("bucket policy: uploads without aws:kms are denied (403), SSE-KMS ones accepted")
+policy_bucket = "boto3-policy"
+s3.create_bucket(Bucket=policy_bucket)
+deny_unless_kms = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{
+        "Sid": "DenyWithoutKms", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{policy_bucket}/*",
+        "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+    }],
+})
+s3.put_bucket_policy(Bucket=policy_bucket, Policy=deny_unless_kms)
+eq(json.loads(s3.get_bucket_policy(Bucket=policy_bucket)["Policy"]), json.loads(deny_unless_kms),
+   "GetBucketPolicy returns the policy")
+refused(403, {"AccessDenied"}, s3.put_object, Bucket=policy_bucket, Key="plain", Body=b"x")
+refused(403, {"AccessDenied"}, s3.put_object, Bucket=policy_bucket, Key="sse-s3", Body=b"x",
+        ServerSideEncryption="AES256")
+s3.put_object(Bucket=policy_bucket, Key="kms", Body=b"x", ServerSideEncryption="aws:kms")
+refused(400, {"MalformedPolicy"}, s3.put_bucket_policy, Bucket=policy_bucket, Policy="{not json")
+keys = [o["Key"] for o in s3.list_objects_v2(Bucket=policy_bucket).get("Contents", [])]
+eq(keys, ["kms"], "only the SSE-KMS upload was stored")
+s3.delete_bucket_policy(Bucket=policy_bucket)
+s3.put_object(Bucket=policy_bucket, Key="plain", Body=b"x")
+
 # Last, each on its own (a failure is recorded and the others still run): behaviours where servers
 # are known to part from Amazon S3.
 deviations = []
