@@ -13,20 +13,10 @@ impl<S: S3> SseLayer<S> {
         &self,
         bucket: &str,
     ) -> Result<Option<BucketDefault>, S3Error> {
-        let req = S3Request {
-            input: GetBucketEncryptionInput {
-                bucket: bucket.to_owned(),
-                expected_bucket_owner: None,
-            },
-            method: http::Method::GET,
-            uri: http::Uri::from_static("/"),
-            headers: http::HeaderMap::new(),
-            extensions: http::Extensions::new(),
-            credentials: None,
-            region: None,
-            service: None,
-            trailing_headers: None,
-        };
+        let req = super::bare_request(GetBucketEncryptionInput {
+            bucket: bucket.to_owned(),
+            expected_bucket_owner: None,
+        });
         let out = match self.inner.get_bucket_encryption(req).await {
             Ok(r) => r.output,
             Err(e) if *e.code() == S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError => {

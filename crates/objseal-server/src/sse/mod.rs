@@ -157,6 +157,22 @@ pub(crate) fn inner_request<T, I>(
     }
 }
 
+/// A request of the layer's own on behalf of nobody: no credentials, headers or extensions (a
+/// bucket's settings read before a write, the bucket policies read at start).
+pub(crate) fn bare_request<I>(input: I) -> S3Request<I> {
+    S3Request {
+        input,
+        method: http::Method::GET,
+        uri: http::Uri::from_static("/"),
+        headers: http::HeaderMap::new(),
+        extensions: http::Extensions::new(),
+        credentials: None,
+        region: None,
+        service: None,
+        trailing_headers: None,
+    }
+}
+
 /// Whether the request came over TLS (see [`Transport`](crate::internal::Transport)).
 pub(crate) fn is_tls<T>(req: &S3Request<T>) -> bool {
     req.extensions

@@ -65,21 +65,6 @@ impl BucketPolicies {
     }
 }
 
-/// A request of the layer's own, on behalf of nobody (at start).
-fn bare_request<I>(input: I) -> S3Request<I> {
-    S3Request {
-        input,
-        method: http::Method::GET,
-        uri: http::Uri::from_static("/"),
-        headers: http::HeaderMap::new(),
-        extensions: http::Extensions::new(),
-        credentials: None,
-        region: None,
-        service: None,
-        trailing_headers: None,
-    }
-}
-
 fn parse(document: &str) -> Result<Policy, S3Error> {
     Policy::parse(document, S3_ACTIONS, MAX_BUCKET_POLICY_LEN)
         .map_err(|e| S3Error::with_message(S3ErrorCode::MalformedPolicy, e.message().to_owned()))
@@ -98,7 +83,7 @@ impl<S: S3> SseLayer<S> {
     pub async fn load_bucket_policies(&self) -> S3Result<()> {
         let buckets = self
             .inner
-            .list_buckets(bare_request(ListBucketsInput::default()))
+            .list_buckets(super::bare_request(ListBucketsInput::default()))
             .await?
             .output
             .buckets
@@ -108,7 +93,11 @@ impl<S: S3> SseLayer<S> {
                 bucket: bucket.clone(),
                 expected_bucket_owner: None,
             };
-            match self.inner.get_bucket_policy(bare_request(input)).await {
+            match self
+                .inner
+                .get_bucket_policy(super::bare_request(input))
+                .await
+            {
                 Ok(out) => {
                     if let Some(doc) = out.output.policy {
                         self.policies.set(&bucket, Some(parse(&doc)?));

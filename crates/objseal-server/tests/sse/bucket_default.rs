@@ -165,15 +165,13 @@ async fn bucket_default_applies_to_put_copy_and_multipart() {
 /// default and a request's own headers still win.
 #[tokio::test]
 async fn a_server_wide_default_leaves_nothing_in_plaintext() {
-    use aws_sdk_s3::types::{
-        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-        ServerSideEncryptionRule,
-    };
     let dir = tempfile::tempdir().unwrap();
-    let mut config = objseal_server::server::ServerConfig::new(dir.path())
+    let mut server_config = objseal_server::server::ServerConfig::new(dir.path())
         .with_listen("127.0.0.1:0".parse().unwrap());
-    config.sse.default_encryption = Some(objseal_server::DefaultEncryption::SseS3);
-    let server = objseal_server::server::Server::start(config).await.unwrap();
+    server_config.sse.default_encryption = Some(objseal_server::DefaultEncryption::SseS3);
+    let server = objseal_server::server::Server::start(server_config)
+        .await
+        .unwrap();
     let c = crate::common::client_for(&server);
     c.create_bucket().bucket("dflt").send().await.unwrap();
     let b = crate::common::data(5_000, 3);
@@ -198,21 +196,7 @@ async fn a_server_wide_default_leaves_nothing_in_plaintext() {
     // A bucket's own default wins.
     c.put_bucket_encryption()
         .bucket("dflt")
-        .server_side_encryption_configuration(
-            ServerSideEncryptionConfiguration::builder()
-                .rules(
-                    ServerSideEncryptionRule::builder()
-                        .apply_server_side_encryption_by_default(
-                            ServerSideEncryptionByDefault::builder()
-                                .sse_algorithm(ServerSideEncryption::AwsKms)
-                                .build()
-                                .unwrap(),
-                        )
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
+        .server_side_encryption_configuration(config(ServerSideEncryption::AwsKms, None))
         .send()
         .await
         .unwrap();
