@@ -13,10 +13,15 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use objseal_kms::audit::{AuditEvent, AuditLog};
 use objseal_kms::keystore::{DEFAULT_REGION, LocalKms, LocalKmsConfig, ROOT_KEY_ENV, RootKey};
+use objseal_kms::principal::{self, Principal};
 use objseal_kms::remote::{RemoteConfig, RemoteKms};
-use objseal_kms::server::{AccessKey, AuditScope, KmsForCaller, KmsServer, ServerConfig};
-use objseal_kms::{CreateKeyRequest, KEY_VERSION_UNKNOWN, KeyMetadata, KeyState, Kms, KmsError};
+use objseal_kms::server::{AccessKey, AuditScope, KmsServer, ServerConfig};
+use objseal_kms::{
+    CreateKeyRequest, DEFAULT_POLICY_NAME, KEY_VERSION_UNKNOWN, KeyMetadata, KeyState, Kms,
+    KmsError,
+};
 use serde_json::{Value, json};
+use zeroize::Zeroizing;
 
 /// Where the keystore is when `--store` and `OBJSEAL_KMS_STORE` are not given.
 pub const DEFAULT_STORE: &str = "objseal-kms.store";
@@ -24,6 +29,15 @@ pub const DEFAULT_STORE: &str = "objseal-kms.store";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
 /// The environment variable `serve` reads access keys from (`ID:SECRET`, comma-separated).
 pub const ACCESS_KEY_ENV: &str = "OBJSEAL_KMS_ACCESS_KEY";
+/// The environment variable naming the principals file (as `--principals`).
+pub const PRINCIPALS_FILE_ENV: &str = "OBJSEAL_PRINCIPALS_FILE";
+/// The environment variable holding the principals file's text, read when no file is named.
+pub const PRINCIPALS_ENV: &str = "OBJSEAL_PRINCIPALS";
+/// The largest policy file read: beyond AWS's 32 KiB limit, so that the KMS is the one to refuse
+/// a policy that is merely too long, with its own error.
+const MAX_POLICY_FILE: u64 = 1024 * 1024;
+/// The largest principals file read.
+const MAX_PRINCIPALS_FILE: u64 = 4 * 1024 * 1024;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -32,9 +46,17 @@ Examples:
   objseal kms --root-key-file root.key list-keys
   objseal kms --root-key-file root.key rotate alias/photos
   objseal kms --root-key-file root.key audit --tail 20
+  objseal kms --root-key-file root.key get-key-policy alias/photos > policy.json
+  objseal kms --root-key-file root.key put-key-policy alias/photos --policy-file policy.json
   OBJSEAL_KMS_ACCESS_KEY=AKIDLOCAL:s3cret objseal kms --root-key-file root.key serve
+  objseal kms --root-key-file root.key serve --principals principals.toml
   aws kms list-keys --endpoint-url http://127.0.0.1:7878 --region us-east-1
   objseal kms --kms-endpoint http://127.0.0.1:7878 list-keys   # credentials from AWS_ACCESS_KEY_ID/…
+
+Key policies (AWS's JSON shape) say which principals may administer and use each key. The commands
+on the embedded keystore act as its operator, who holds the root key: key policies do not restrict
+them (they are how a policy that locks everyone out is put right). Through --kms-endpoint the service
+checks them for the principal that signs.
 
 The root key comes from --root-key-file or OBJSEAL_KMS_ROOT_KEY (64 hex digits); the keystore file from
 --store or OBJSEAL_KMS_STORE (default ./objseal-kms.store); the audit log is written beside it
@@ -98,6 +120,14 @@ pub enum KmsCommand {
         /// Also name it with this alias (`alias/…`).
         #[arg(long, value_name = "alias/NAME")]
         alias: Option<String>,
+        /// Its key policy (JSON, AWS's shape) [default: its creator may do everything with it;
+        /// for a key made on the embedded keystore, every principal of the account may].
+        #[arg(long, value_name = "FILE")]
+        policy_file: Option<PathBuf>,
+        /// Accept a policy that would not let the creator change it again (AWS's
+        /// BypassPolicyLockoutSafetyCheck; the embedded keystore's operator is never locked out).
+        #[arg(long, requires = "policy_file")]
+        bypass_policy_lockout_safety_check: bool,
     },
     /// List every key, pending deletion included.
     ListKeys,
@@ -135,6 +165,51 @@ pub enum KmsCommand {
         /// Key id, key ARN, alias name or alias ARN.
         key: String,
     },
+    /// Print a key's policy document (its one policy, named `default`).
+    #[command(
+        long_about = "Print a key's policy document (its one policy, named `default`), as \
+stored: `get-key-policy KEY > policy.json`, edit, `put-key-policy KEY --policy-file policy.json`. On \
+the embedded keystore this acts as the keystore's operator, whom key policies do not restrict."
+    )]
+    GetKeyPolicy {
+        /// Key id, key ARN, alias name or alias ARN.
+        key: String,
+    },
+    /// Replace a key's policy (AWS's JSON shape; refused whole if malformed).
+    #[command(
+        long_about = "Replace a key's policy: which principals may administer the key \
+(describe, enable, disable, rotate, schedule deletion, put policy) and which may use it \
+(GenerateDataKey, Encrypt, Decrypt, ReEncrypt), in the JSON shape of AWS key policies. A policy that \
+does not parse, names unknown actions or condition operators, or exceeds 32 KiB is refused \
+(MalformedPolicyDocumentException) and changes nothing. On the embedded keystore this acts as the \
+keystore's operator, whom key policies do not restrict (and who can therefore always put a policy \
+back); through --kms-endpoint, a policy that would stop the signing principal from changing it again \
+is refused unless --bypass-policy-lockout-safety-check."
+    )]
+    PutKeyPolicy {
+        /// Key id, key ARN, alias name or alias ARN.
+        key: String,
+        /// The policy document, from a file (`-`: standard input).
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "policy",
+            conflicts_with = "policy"
+        )]
+        policy_file: Option<PathBuf>,
+        /// The policy document itself.
+        #[arg(long, value_name = "JSON")]
+        policy: Option<String>,
+        /// Accept a policy that would not let the caller change it again (AWS's
+        /// BypassPolicyLockoutSafetyCheck).
+        #[arg(long)]
+        bypass_policy_lockout_safety_check: bool,
+    },
+    /// List a key's policy names (always `default`, as AWS KMS).
+    ListKeyPolicies {
+        /// Key id, key ARN, alias name or alias ARN.
+        key: String,
+    },
     /// Print the audit log of the embedded keystore (nothing secret is ever in it).
     Audit {
         /// Only the last N events.
@@ -143,29 +218,49 @@ pub enum KmsCommand {
     },
     /// Serve the keystore over HTTP, speaking the AWS KMS JSON 1.1 protocol with SigV4, until
     /// interrupted (SIGINT or SIGTERM).
-    #[command(
-        long_about = "Serve the keystore over HTTP, speaking the AWS KMS JSON 1.1 protocol \
-with SigV4 authentication, until interrupted (SIGINT or SIGTERM). boto3, the AWS CLI and the AWS SDKs \
-work against it unchanged with --endpoint-url and the access keys given here. Prints the address it \
-listens on. Plain HTTP: keep it on loopback, or put a TLS proxy in front of it."
-    )]
+    #[command(long_about = concat!(
+        "Serve the keystore over HTTP, speaking the AWS KMS JSON 1.1 protocol with SigV4 \
+authentication, until interrupted (SIGINT or SIGTERM). boto3, the AWS CLI and the AWS SDKs work \
+against it unchanged with --endpoint-url and the access keys of the principals given here. Prints the \
+address it listens on. Plain HTTP: keep it on loopback, or put a TLS proxy in front of it.\n\n",
+        "Every request acts for the principal whose access key signed it: the key policies are \
+checked for its ARN (arn:aws:iam::000000000000:user/NAME) and the audit log names it. A principal \
+with `service = \"s3\"` (the S3 server's) may sign requests on behalf of another principal with the \
+x-objseal-on-behalf-of header; the key policies then see that principal, with kms:ViaService = \
+s3.REGION.amazonaws.com, and the audit log names both.\n\n",
+        "Principals come from a TOML file (--principals):\n\n",
+        "  [[principal]]\n",
+        "  name = \"alice\"\n",
+        "  access_key_id = \"AKIAALICE0000000001\"\n",
+        "  secret_access_key = \"...\"\n",
+        "  groups = [\"data-users\"]     # optional\n",
+        "  service = \"s3\"              # optional: may act on behalf of others\n\n",
+        "or, without names, from access keys (--access-key ID:SECRET), each a principal named after \
+its id."
+    ))]
     Serve {
         /// Address to listen on (port 0: any free port).
         #[arg(long, value_name = "ADDR:PORT", default_value = DEFAULT_LISTEN)]
         listen: SocketAddr,
-        /// An access key that may sign requests, `ID:SECRET`; repeatable [default: the
-        /// OBJSEAL_KMS_ACCESS_KEY environment variable, `ID:SECRET[,ID:SECRET…]`]. Prefer the
-        /// environment: command lines are visible to other users.
+        /// The principals file (TOML: name, access key, secret, groups, service) [default: the
+        /// OBJSEAL_PRINCIPALS environment variable's text]. Keep it mode 0600.
+        #[arg(long, value_name = "FILE", env = PRINCIPALS_FILE_ENV)]
+        principals: Option<PathBuf>,
+        /// An access key that may sign requests, `ID:SECRET`, for a principal named after the id;
+        /// repeatable [default: the OBJSEAL_KMS_ACCESS_KEY environment variable,
+        /// `ID:SECRET[,ID:SECRET…]`]. Not with principals. Prefer the environment: command lines
+        /// are visible to other users.
         #[arg(long = "access-key", value_name = "ID:SECRET", value_parser = parse_access_key)]
-        access_keys: Vec<AccessKey>,
+        access_keys: Vec<Principal>,
     },
 }
 
-/// `ID:SECRET` (split at the first `:`), both non-empty. Errors never quote the secret.
-fn parse_access_key(s: &str) -> Result<AccessKey, String> {
+/// `ID:SECRET` (split at the first `:`), both non-empty: the access key of a principal named after
+/// its id. Errors never quote the secret.
+fn parse_access_key(s: &str) -> Result<Principal, String> {
     match s.split_once(':') {
         Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
-            Ok(AccessKey::new(id, secret))
+            Ok(Principal::new(id, id, secret))
         }
         _ => Err("expected ID:SECRET, both non-empty".into()),
     }
@@ -201,6 +296,7 @@ async fn run_async(args: KmsArgs) -> Result<()> {
         }
         KmsCommand::Serve {
             listen,
+            principals,
             access_keys,
         } => {
             if args.conn.kms_endpoint.is_some() {
@@ -208,7 +304,8 @@ async fn run_async(args: KmsArgs) -> Result<()> {
                     "`serve` serves the embedded keystore; it cannot be combined with --kms-endpoint"
                 );
             }
-            return serve(&args, *listen, access_keys.clone()).await;
+            let principals = serve_principals(principals.as_deref(), access_keys.clone())?;
+            return serve(&args, *listen, principals).await;
         }
         _ => {}
     }
@@ -220,7 +317,14 @@ async fn run_async(args: KmsArgs) -> Result<()> {
 /// The commands that manage keys, on the embedded keystore or a remote KMS.
 async fn key_command(kms: &dyn Kms, command: &KmsCommand, out: &mut Output) -> Result<()> {
     match command {
-        KmsCommand::CreateKey { description, alias } => {
+        KmsCommand::CreateKey {
+            description,
+            alias,
+            policy_file,
+            bypass_policy_lockout_safety_check,
+        } => {
+            // Read before anything is created: a missing file must not leave a key behind.
+            let policy = policy_file.as_deref().map(read_policy_file).transpose()?;
             if let Some(alias) = alias {
                 // Refuse a taken alias before creating a key that would then have none.
                 match kms.describe_key(alias).await {
@@ -238,6 +342,8 @@ async fn key_command(kms: &dyn Kms, command: &KmsCommand, out: &mut Output) -> R
             let created = kms
                 .create_key(CreateKeyRequest {
                     description: description.clone(),
+                    policy,
+                    bypass_policy_lockout_safety_check: *bypass_policy_lockout_safety_check,
                     ..CreateKeyRequest::default()
                 })
                 .await?;
@@ -326,6 +432,36 @@ async fn key_command(kms: &dyn Kms, command: &KmsCommand, out: &mut Output) -> R
                      to use it again)"
                 ),
             );
+        }
+        KmsCommand::GetKeyPolicy { key } => {
+            let policy = kms.get_key_policy(key).await?;
+            // Text: the document exactly as stored, so that it can be edited and put back.
+            out.done(
+                json!({"KeyId": key, "PolicyName": DEFAULT_POLICY_NAME, "Policy": policy}),
+                &policy,
+            );
+        }
+        KmsCommand::PutKeyPolicy {
+            key,
+            policy_file,
+            policy,
+            bypass_policy_lockout_safety_check,
+        } => {
+            let document = match (policy, policy_file) {
+                (Some(text), _) => text.clone(),
+                (None, Some(file)) => read_policy_file(file)?,
+                (None, None) => bail!("give the policy with --policy-file FILE or --policy JSON"),
+            };
+            kms.put_key_policy(key, &document, *bypass_policy_lockout_safety_check)
+                .await?;
+            out.done(
+                json!({"KeyId": key, "PolicyName": DEFAULT_POLICY_NAME}),
+                &format!("key {key}: policy {DEFAULT_POLICY_NAME} replaced"),
+            );
+        }
+        KmsCommand::ListKeyPolicies { key } => {
+            let names = kms.list_key_policies(key).await?;
+            out.done(json!({"PolicyNames": names}), &names.join("\n"));
         }
         KmsCommand::Audit { .. } | KmsCommand::Serve { .. } => {
             bail!("`audit` and `serve` are not key commands")
@@ -419,42 +555,165 @@ fn audit(path: &Path, tail: Option<usize>, out: &mut Output) -> Result<()> {
     Ok(())
 }
 
-/// `objseal kms serve`.
-async fn serve(args: &KmsArgs, listen: SocketAddr, mut access_keys: Vec<AccessKey>) -> Result<()> {
-    if access_keys.is_empty()
-        && let Ok(value) = std::env::var(ACCESS_KEY_ENV).map(zeroize::Zeroizing::new)
-    {
-        for pair in value.split(',').filter(|p| !p.trim().is_empty()) {
-            access_keys.push(
-                parse_access_key(pair.trim()).map_err(|e| {
-                    anyhow!("{ACCESS_KEY_ENV}: {e} (comma-separated ID:SECRET pairs)")
-                })?,
+/// The principals `serve` accepts requests from: the principals file (`--principals` /
+/// `OBJSEAL_PRINCIPALS_FILE`), else its text in `OBJSEAL_PRINCIPALS`; or access keys
+/// (`--access-key` / `OBJSEAL_KMS_ACCESS_KEY`), each a principal named after its id. Never both:
+/// which would win is not obvious, and a forgotten variable must not silently add a principal.
+fn serve_principals(
+    file: Option<&Path>,
+    mut access_keys: Vec<Principal>,
+) -> Result<Vec<Principal>> {
+    let text_env = std::env::var(PRINCIPALS_ENV)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .map(Zeroizing::new);
+    let keys_env = if access_keys.is_empty() {
+        std::env::var(ACCESS_KEY_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(Zeroizing::new)
+    } else {
+        None
+    };
+    let named = match (file, &text_env) {
+        (Some(file), _) => Some(file.display().to_string()),
+        (None, Some(_)) => Some(PRINCIPALS_ENV.to_owned()),
+        (None, None) => None,
+    };
+    let keys = if !access_keys.is_empty() {
+        Some("--access-key")
+    } else {
+        keys_env.as_ref().map(|_| ACCESS_KEY_ENV)
+    };
+    if let (Some(named), Some(keys)) = (&named, keys) {
+        bail!(
+            "principals ({named}) and access keys ({keys}) are both given: give one or the other \
+             (in a principals file, each access key belongs to a named principal)"
+        );
+    }
+    let principals = match (file, text_env) {
+        (Some(file), _) => {
+            let text = read_principals_file(file)?;
+            principal::parse_toml(&text)
+                .with_context(|| format!("reading the principals file {}", file.display()))?
+        }
+        (None, Some(text)) => principal::parse_toml(&text)
+            .with_context(|| format!("reading the principals in {PRINCIPALS_ENV}"))?,
+        (None, None) => {
+            if let Some(value) = keys_env {
+                for pair in value.split(',').filter(|p| !p.trim().is_empty()) {
+                    access_keys.push(parse_access_key(pair.trim()).map_err(|e| {
+                        anyhow!("{ACCESS_KEY_ENV}: {e} (comma-separated ID:SECRET pairs)")
+                    })?);
+                }
+            }
+            if access_keys.is_empty() {
+                bail!(
+                    "no principals: give --principals FILE (or set {PRINCIPALS_FILE_ENV}, or \
+                     {PRINCIPALS_ENV} to the file's text), or access keys with --access-key \
+                     ID:SECRET or {ACCESS_KEY_ENV}=ID:SECRET; clients sign with them \
+                     (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"
+                );
+            }
+            principal::check_all(&access_keys).context(
+                "the access keys (each names a principal after its id, which must then be a valid \
+                 name; a principals file names principals freely)",
+            )?;
+            access_keys
+        }
+    };
+    Ok(principals)
+}
+
+/// A principals file's text, at most [`MAX_PRINCIPALS_FILE`] bytes of UTF-8; warns when others
+/// may read it (it holds secrets).
+fn read_principals_file(path: &Path) -> Result<Zeroizing<String>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("opening the principals file {}", path.display()))?;
+    #[cfg(unix)]
+    if let Ok(meta) = file.metadata() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            eprintln!(
+                "objseal: warning: the principals file {} holds secrets and is readable by \
+                 others (mode {mode:03o}): chmod 600 it",
+                path.display()
             );
         }
     }
-    if access_keys.is_empty() {
+    let mut bytes = Zeroizing::new(Vec::new());
+    file.take(MAX_PRINCIPALS_FILE + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading the principals file {}", path.display()))?;
+    if bytes.len() as u64 > MAX_PRINCIPALS_FILE {
         bail!(
-            "no access keys: give --access-key ID:SECRET or set {ACCESS_KEY_ENV}=ID:SECRET; clients \
-             sign with them (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"
+            "the principals file {} is larger than {} MiB",
+            path.display(),
+            MAX_PRINCIPALS_FILE >> 20
         );
     }
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| anyhow!("the principals file {} is not UTF-8 text", path.display()))?;
+    Ok(Zeroizing::new(text.to_owned()))
+}
+
+/// A policy document from a file (`-`: standard input): UTF-8, at most [`MAX_POLICY_FILE`] bytes.
+/// Whether it is a valid policy is for the KMS to say.
+fn read_policy_file(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let what = || {
+        if path == Path::new("-") {
+            "standard input".to_owned()
+        } else {
+            format!("the policy file {}", path.display())
+        }
+    };
+    let reader: Box<dyn Read> = if path == Path::new("-") {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(path).with_context(|| format!("opening {}", what()))?)
+    };
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_POLICY_FILE + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", what()))?;
+    if bytes.len() as u64 > MAX_POLICY_FILE {
+        bail!(
+            "{} is larger than {} MiB: not a key policy (at most 32 KiB)",
+            what(),
+            MAX_POLICY_FILE >> 20
+        );
+    }
+    String::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8 text", what()))
+}
+
+/// `objseal kms serve`.
+async fn serve(args: &KmsArgs, listen: SocketAddr, principals: Vec<Principal>) -> Result<()> {
     let store = store_path(&args.conn);
     let (local, audit) = open_local(&args.conn, &store)?;
     let region = local.region().to_owned();
-    let ids: Vec<String> = access_keys.iter().map(|k| k.id.clone()).collect();
+    let names: Vec<String> = principals
+        .iter()
+        .map(|p| match &p.service {
+            Some(service) => format!("{} (service {service})", p.name),
+            None => p.name.clone(),
+        })
+        .collect();
+    let ids: Vec<String> = principals.iter().map(|p| p.access_key_id.clone()).collect();
+    let access_keys = principals.iter().map(AccessKey::from_principal).collect();
     // The keystore records each operation it runs, with the caller; the server records, in the
-    // same log, what never reaches it (refused signatures, unknown operations): each request once.
-    let config =
+    // same log, what never reaches it (refused signatures, unknown operations, refused
+    // delegations): each request once.
+    let mut config =
         ServerConfig::new(region.clone(), access_keys).with_audit(audit, AuditScope::NotSeenByKms);
-    let kms_for: KmsForCaller = Arc::new(move |caller| {
-        let mut kms = local
-            .with_principal(&caller.principal)
-            .with_request_id(&caller.request_id);
-        if let Some(source) = caller.source {
-            kms = kms.with_source(source.to_string());
-        }
-        Arc::new(kms) as Arc<dyn Kms>
-    });
+    // The principals' ARNs are in the keystore's account: key policies name them so.
+    config.account_id = local.account_id().to_owned();
+    // Each request runs as its signer (key policies checked for it, its ARN in the audit log),
+    // or for the principal a service signed it on behalf of (with kms:ViaService).
+    let kms_for = objseal_kms::server::local_for_callers(local.clone());
     let server = KmsServer::per_caller(config, kms_for)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -474,14 +733,15 @@ async fn serve(args: &KmsArgs, listen: SocketAddr, mut access_keys: Vec<AccessKe
                 stdout,
                 "{}",
                 json!({"Endpoint": format!("http://{bound}"), "Region": region,
-                       "Store": store.display().to_string(), "AccessKeyIds": ids})
+                       "Store": store.display().to_string(), "AccessKeyIds": ids,
+                       "Principals": names})
             )?;
         } else {
             writeln!(
                 stdout,
-                "objseal kms: serving {} on http://{bound} (region {region}, access keys {})",
+                "objseal kms: serving {} on http://{bound} (region {region}, principals {})",
                 store.display(),
-                ids.join(", ")
+                names.join(", ")
             )?;
         }
         stdout.flush()?;
@@ -677,6 +937,13 @@ impl Output {
             if let Some(s) = &e.source {
                 line.push_str(&format!(" from {s}"));
             }
+            // A request a service made for the principal: which service, and whose credentials.
+            match (&e.via_service, &e.invoked_by) {
+                (Some(via), Some(by)) => line.push_str(&format!(" via {via} (invoked by {by})")),
+                (Some(via), None) => line.push_str(&format!(" via {via}")),
+                (None, Some(by)) => line.push_str(&format!(" (invoked by {by})")),
+                (None, None) => {}
+            }
             lines.push(line);
         }
         if !lines.is_empty() {
@@ -716,7 +983,8 @@ mod tests {
     #[test]
     fn access_keys() {
         let k = parse_access_key("AKID:se:cret").unwrap();
-        assert_eq!(k.id, "AKID");
+        assert_eq!(k.access_key_id, "AKID");
+        assert_eq!(k.name, "AKID");
         assert_eq!(k.secret.as_str(), "se:cret");
         for bad in ["AKID", ":hunter2", "AKID:", ""] {
             let e = parse_access_key(bad).unwrap_err();

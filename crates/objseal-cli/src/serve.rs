@@ -58,7 +58,15 @@ pub struct ServeArgs {
     /// The region of the --kms-endpoint service [default: AWS_REGION, else us-east-1].
     #[arg(long, value_name = "REGION", requires = "kms_endpoint")]
     pub region: Option<String>,
-    /// The access key id clients sign with [default: DIR/credentials, generated on first start].
+    /// The principals file (TOML): named users, each with an access key and optional groups;
+    /// bucket and key policies name them arn:aws:iam::000000000000:user/NAME [default: the
+    /// OBJSEAL_PRINCIPALS variable's text, else one principal `admin` with --access-key, else
+    /// with DIR/credentials].
+    #[arg(long, value_name = "FILE", env = "OBJSEAL_PRINCIPALS_FILE",
+          conflicts_with_all = ["access_key", "secret_key"])]
+    pub principals: Option<PathBuf>,
+    /// The access key id of the principal `admin` [default: DIR/credentials, generated on first
+    /// start].
     #[arg(long, value_name = "ID", env = "OBJSEAL_ACCESS_KEY")]
     pub access_key: Option<String>,
     /// Its secret key. Prefer the environment: command lines are visible to other users.
@@ -149,6 +157,13 @@ fn config(args: &ServeArgs) -> Result<ServerConfig> {
     };
     if let Some(endpoint) = &args.kms_endpoint {
         config = config.with_remote_kms(endpoint, args.region.clone());
+    }
+    if let Some(principals) = objseal_kms::principal::from_file_or_env(args.principals.as_deref())?
+    {
+        if args.access_key.is_some() {
+            bail!("give either principals or an access key, not both");
+        }
+        config.principals = principals;
     }
     match (&args.access_key, &args.secret_key) {
         (Some(id), Some(secret)) => {
@@ -242,6 +257,15 @@ fn print_banner(server: &RunningServer, args: &ServeArgs) -> std::io::Result<()>
         }
         CredentialSource::Configured => {
             writeln!(out, "  access key      {} (as given)", key.id)?;
+            if server.access_keys().len() > 1 {
+                let ids: Vec<&str> = server.access_keys().iter().map(|k| k.id.as_str()).collect();
+                writeln!(
+                    out,
+                    "  principals      {} access keys: {}",
+                    ids.len(),
+                    ids.join(", ")
+                )?;
+            }
             Zeroizing::new("<your secret key>".into())
         }
     };

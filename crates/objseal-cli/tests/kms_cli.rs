@@ -79,6 +79,8 @@ fn bare() -> Command {
         "OBJSEAL_KMS_STORE",
         "OBJSEAL_KMS_ROOT_KEY",
         "OBJSEAL_KMS_ACCESS_KEY",
+        "OBJSEAL_PRINCIPALS",
+        "OBJSEAL_PRINCIPALS_FILE",
         "AWS_PROFILE",
         "AWS_SESSION_TOKEN",
         "AWS_ENDPOINT_URL",
@@ -114,6 +116,11 @@ fn fails(mut cmd: Command, needle: &str) -> String {
         "{cmd:?}: expected {needle:?} in {stderr}"
     );
     stderr
+}
+
+/// The ARN audit events and key policies name the principal `name` by.
+fn user_arn(name: &str) -> String {
+    format!("arn:aws:iam::000000000000:user/{name}")
 }
 
 fn text(out: &Output) -> String {
@@ -299,21 +306,38 @@ impl Server {
     /// `objseal kms serve` on a free loopback port, accepting one access key.
     fn start_with(s: &Store, key_id: &str, secret: &str) -> Self {
         let mut cmd = s.kms(&["serve", "--listen", "127.0.0.1:0"]);
-        cmd.env("OBJSEAL_KMS_ACCESS_KEY", format!("{key_id}:{secret}"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.env("OBJSEAL_KMS_ACCESS_KEY", format!("{key_id}:{secret}"));
+        let (server, line) = Self::spawn(cmd);
+        assert!(!line.contains(secret), "{line}");
+        server
+    }
+
+    /// `objseal kms serve` on a free loopback port, with the principals file `file`.
+    fn start_with_principals(s: &Store, file: &std::path::Path) -> (Self, String) {
+        let mut cmd = s.kms(&["serve", "--listen", "127.0.0.1:0", "--principals"]);
+        cmd.arg(file);
+        Self::spawn(cmd)
+    }
+
+    /// Runs `cmd` (a `serve`) and reads the line it prints once listening.
+    fn spawn(mut cmd: Command) -> (Self, String) {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let endpoint = line
+        let Some(endpoint) = line
             .split_whitespace()
             .find(|w| w.starts_with("http://127.0.0.1:"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_owned();
-        assert!(!line.contains(secret), "{line}");
-        Self { child, endpoint }
+            .map(str::to_owned)
+        else {
+            let _ = child.kill();
+            let mut stderr = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+            panic!("no address in {line:?}; stderr: {stderr}");
+        };
+        (Self { child, endpoint }, line)
     }
 
     fn addr(&self) -> &str {
@@ -429,12 +453,13 @@ fn serve_answers_the_aws_protocol_and_stops() {
         .unwrap();
     assert!(!stderr.contains(ACCESS_SECRET), "{stderr}");
 
-    // The keystore recorded the served requests under the access key id, the refusals too.
+    // The keystore recorded the served requests under the ARN of the principal the access key
+    // names (after its id), the refusals too.
     let events = s.json(&["audit"]);
     let events = events.as_array().unwrap();
     assert!(events.iter().any(|e| {
         e["operation"] == "RotateKeyOnDemand"
-            && e["principal"] == ACCESS_KEY_ID
+            && e["principal"] == user_arn(ACCESS_KEY_ID)
             && e["source"]
                 .as_str()
                 .is_some_and(|s| s.starts_with("127.0.0.1:"))
@@ -460,7 +485,9 @@ fn serve_needs_an_access_key() {
     let s = Store::new();
     fails(
         s.kms(&["serve", "--listen", "127.0.0.1:0"]),
-        "no access keys: give --access-key ID:SECRET or set OBJSEAL_KMS_ACCESS_KEY",
+        "no principals: give --principals FILE (or set OBJSEAL_PRINCIPALS_FILE, or \
+         OBJSEAL_PRINCIPALS to the file's text), or access keys with --access-key ID:SECRET or \
+         OBJSEAL_KMS_ACCESS_KEY=ID:SECRET",
     );
     let out = s
         .kms(&["serve", "--access-key", "only-an-id"])
@@ -541,19 +568,24 @@ fn boto3_and_aws_cli_run_the_key_lifecycle_against_objseal_kms_serve() {
             String::from_utf8_lossy(&out.stderr)
         );
         drop(server);
-        // The client's requests reached the served keystore under the access key id.
+        // The client's requests reached the served keystore under the principal of the access
+        // key (named after it).
         let events = s.json(&["audit"]);
         let events = events.as_array().unwrap();
-        for op in [
+        let mut ops = vec![
             "CreateKey",
             "GenerateDataKey",
             "Decrypt",
             "RotateKeyOnDemand",
             "DisableKey",
-        ] {
+        ];
+        if what == "boto3" {
+            ops.extend(["GetKeyPolicy", "PutKeyPolicy", "ListKeyPolicies"]);
+        }
+        for op in ops {
             assert!(
                 events.iter().any(|e| e["operation"] == op
-                    && e["principal"] == peers::TEST_ACCESS_KEY_ID
+                    && e["principal"] == user_arn(peers::TEST_ACCESS_KEY_ID)
                     && e["result"] == "ok"),
                 "{what}: no {op} by the test key in the audit log"
             );
@@ -708,4 +740,464 @@ fn files_encrypted_under_a_kms_key_decrypt_through_the_kms() {
                 .as_str()
                 .is_some_and(|h| h.len() == 64)
     }));
+}
+
+/// A key policy naming `admins` as key administrators and `users` as its users.
+fn role_policy(admins: &[&str], users: &[&str]) -> String {
+    let arns = |names: &[&str]| names.iter().map(|n| user_arn(n)).collect::<Vec<_>>();
+    serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "KeyAdministrators", "Effect": "Allow", "Principal": {"AWS": arns(admins)},
+         "Action": ["kms:Describe*", "kms:Enable*", "kms:Disable*", "kms:Get*", "kms:List*",
+                    "kms:PutKeyPolicy", "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion",
+                    "kms:CancelKeyDeletion"], "Resource": "*"},
+        {"Sid": "KeyUsers", "Effect": "Allow", "Principal": {"AWS": arns(users)},
+         "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                    "kms:DescribeKey"], "Resource": "*"}
+    ]})
+    .to_string()
+}
+
+/// `get-key-policy`, `put-key-policy`, `list-key-policies` and `create-key --policy-file` on the
+/// embedded keystore, which the command line drives as its operator: key policies never lock it
+/// out, malformed ones are refused with AWS's error and change nothing.
+#[test]
+fn key_policies_on_the_embedded_keystore() {
+    let s = Store::new();
+    let policy = role_policy(&["keyadmin"], &["datauser"]);
+    std::fs::write(s.path("policy.json"), &policy).unwrap();
+    let created = s.json(&[
+        "create-key",
+        "--alias",
+        "alias/p",
+        "--policy-file",
+        &s.path("policy.json").display().to_string(),
+    ]);
+    let id = created["KeyId"].as_str().unwrap().to_owned();
+    // Text: the document exactly as stored; JSON: AWS's names.
+    assert_eq!(
+        text(&ok(s.kms(&["get-key-policy", "alias/p"]))),
+        format!("{policy}\n")
+    );
+    let got = s.json(&["get-key-policy", &id]);
+    assert_eq!(got["Policy"], policy.as_str());
+    assert_eq!(got["PolicyName"], "default");
+    assert_eq!(text(&ok(s.kms(&["list-key-policies", &id]))), "default\n");
+    assert_eq!(
+        s.json(&["list-key-policies", &id])["PolicyNames"],
+        serde_json::json!(["default"])
+    );
+
+    // A key made without a policy: every principal of the account may use it.
+    let open = s.json(&["create-key"])["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let default = s.json(&["get-key-policy", &open]);
+    assert!(
+        default["Policy"]
+            .as_str()
+            .unwrap()
+            .contains("arn:aws:iam::000000000000:root"),
+        "{default}"
+    );
+
+    // Put: inline, from a file, from standard input.
+    let nobody = role_policy(&["nobody"], &["nobody"]);
+    let human = text(&ok(s.kms(&["put-key-policy", &id, "--policy", &nobody])));
+    assert!(human.contains("policy default replaced"), "{human}");
+    assert_eq!(s.json(&["get-key-policy", &id])["Policy"], nobody.as_str());
+    // The operator is not one of the principals the policy names, and is never locked out.
+    ok(s.kms(&["disable", &id]));
+    ok(s.kms(&["enable", &id]));
+    ok(s.kms(&[
+        "put-key-policy",
+        &id,
+        "--policy-file",
+        &s.path("policy.json").display().to_string(),
+    ]));
+    assert_eq!(s.json(&["get-key-policy", &id])["Policy"], policy.as_str());
+    let mut stdin = s.kms(&["put-key-policy", &id, "--policy-file", "-"]);
+    stdin.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = stdin.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(nobody.as_bytes())
+        .unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    assert_eq!(s.json(&["get-key-policy", &id])["Policy"], nobody.as_str());
+
+    // Malformed policies: AWS's error, nothing changed, no key created.
+    for bad in [
+        "{not json",
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:Fly", "Resource": "*"}]}"#,
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}"#,
+    ] {
+        fails(
+            s.kms(&["put-key-policy", &id, "--policy", bad]),
+            "error: MalformedPolicyDocumentException: ",
+        );
+        std::fs::write(s.path("bad.json"), bad).unwrap();
+        fails(
+            s.kms(&[
+                "create-key",
+                "--policy-file",
+                &s.path("bad.json").display().to_string(),
+            ]),
+            "error: MalformedPolicyDocumentException: ",
+        );
+    }
+    assert_eq!(s.json(&["get-key-policy", &id])["Policy"], nobody.as_str());
+    assert_eq!(s.json(&["list-keys"])["Keys"].as_array().unwrap().len(), 2);
+    // A missing policy file creates no key either.
+    fails(
+        s.kms(&["create-key", "--policy-file", "/nonexistent/policy.json"]),
+        "opening the policy file /nonexistent/policy.json",
+    );
+    assert_eq!(s.json(&["list-keys"])["Keys"].as_array().unwrap().len(), 2);
+    // Usage errors: the policy is needed once.
+    for args in [
+        vec!["put-key-policy", id.as_str()],
+        vec![
+            "put-key-policy",
+            &id,
+            "--policy",
+            "{}",
+            "--policy-file",
+            "x",
+        ],
+        vec!["create-key", "--bypass-policy-lockout-safety-check"],
+    ] {
+        let out = s.kms(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    let events = s.json(&["audit"]);
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["operation"] == "PutKeyPolicy"
+                && e["principal"] == "local"
+                && e["result"] == "MalformedPolicyDocumentException")
+    );
+}
+
+/// Writes a principals file (mode 0600) and returns its path.
+fn principals_file(s: &Store, entries: &[(&str, &str, &str, Option<&str>)]) -> PathBuf {
+    let mut text = String::new();
+    for (name, id, secret, service) in entries {
+        text.push_str(&format!(
+            "[[principal]]\nname = \"{name}\"\naccess_key_id = \"{id}\"\nsecret_access_key = \"{secret}\"\n"
+        ));
+        if let Some(service) = service {
+            text.push_str(&format!("service = \"{service}\"\n"));
+        }
+        text.push('\n');
+    }
+    let path = s.path("principals.toml");
+    std::fs::write(&path, text).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    path
+}
+
+const PEOPLE: [(&str, &str, &str, Option<&str>); 4] = [
+    (
+        "keyadmin",
+        "AKIDKEYADMIN",
+        "keyadmin-secret-never-printed",
+        None,
+    ),
+    (
+        "datauser",
+        "AKIDDATAUSER",
+        "datauser-secret-never-printed",
+        None,
+    ),
+    (
+        "s3admin",
+        "AKIDS3ADMIN",
+        "s3admin-secret-never-printed",
+        None,
+    ),
+    (
+        "objseal-s3",
+        "AKIDOBJSEALS3",
+        "objseal-s3-secret-never-printed",
+        Some("s3"),
+    ),
+];
+
+/// `objseal kms --kms-endpoint <server> <args>` signing as one of [`PEOPLE`].
+fn as_person(server: &Server, name: &str, args: &[&str]) -> Command {
+    let (_, id, secret, _) = PEOPLE.iter().find(|p| p.0 == name).unwrap();
+    let mut cmd = bare();
+    cmd.args([
+        "kms",
+        "--kms-endpoint",
+        &server.endpoint,
+        "--region",
+        "us-east-1",
+    ])
+    .args(args)
+    .env("AWS_ACCESS_KEY_ID", id)
+    .env("AWS_SECRET_ACCESS_KEY", secret);
+    cmd
+}
+
+/// `objseal kms serve --principals`: each request acts for the principal that signed it (key
+/// policies checked for it, its ARN in the audit log), and the S3 server's service principal acts
+/// on behalf of others through `RemoteKms::on_behalf_of` (the audit log naming both).
+#[test]
+fn serve_with_principals_checks_key_policies_and_delegation() {
+    use objseal_kms::remote::{RemoteConfig, RemoteCredentials, RemoteKms};
+    use objseal_kms::{DataKeySpec, Delegation, Kms, KmsError};
+
+    let s = Store::new();
+    let file = principals_file(&s, &PEOPLE);
+    let (server, line) = Server::start_with_principals(&s, &file);
+    assert!(
+        line.contains("principals keyadmin, datauser, s3admin, objseal-s3 (service s3)"),
+        "{line}"
+    );
+    let policy = role_policy(&["keyadmin"], &["datauser"]);
+    std::fs::write(s.path("policy.json"), &policy).unwrap();
+
+    // The key admin creates the key with the role-separation policy and administers it.
+    let created: Value = serde_json::from_slice(
+        &ok(as_person(
+            &server,
+            "keyadmin",
+            &[
+                "create-key",
+                "--policy-file",
+                &s.path("policy.json").display().to_string(),
+                "--json",
+            ],
+        ))
+        .stdout,
+    )
+    .unwrap();
+    let id = created["KeyId"].as_str().unwrap().to_owned();
+    let got = text(&ok(as_person(
+        &server,
+        "keyadmin",
+        &["get-key-policy", &id],
+    )));
+    assert_eq!(got, format!("{policy}\n"));
+    ok(as_person(&server, "keyadmin", &["disable", &id]));
+    ok(as_person(&server, "keyadmin", &["enable", &id]));
+    // It may not give the key away without the lockout bypass.
+    let away = role_policy(&["s3admin"], &["datauser"]);
+    fails(
+        as_person(
+            &server,
+            "keyadmin",
+            &["put-key-policy", &id, "--policy", &away],
+        ),
+        "error: MalformedPolicyDocumentException: ",
+    );
+    // The data user may not administer it; the S3 admin may not even describe it.
+    for (who, args) in [
+        ("datauser", vec!["disable", id.as_str()]),
+        ("datauser", vec!["rotate", &id]),
+        ("datauser", vec!["put-key-policy", &id, "--policy", &away]),
+        ("s3admin", vec!["describe-key", &id]),
+    ] {
+        fails(
+            as_person(&server, who, &args),
+            "error: AccessDeniedException: ",
+        );
+    }
+
+    // Through the AWS SDK for Rust, as the S3 server calls it.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let connect = |name: &str| {
+        let (_, key_id, secret, _) = *PEOPLE.iter().find(|p| p.0 == name).unwrap();
+        runtime
+            .block_on(RemoteKms::connect(RemoteConfig {
+                endpoint_url: Some(server.endpoint.clone()),
+                region: Some("us-east-1".into()),
+                credentials: Some(RemoteCredentials::new(key_id, secret)),
+                max_attempts: 1,
+                ..RemoteConfig::default()
+            }))
+            .unwrap()
+    };
+    let for_user = |name: &str| Delegation {
+        identity: objseal_kms::principal::Principal::new(name, "-", "-").identity("000000000000"),
+        via_service: "s3.us-east-1.amazonaws.com".into(),
+        source: Some("198.51.100.20:40000".into()),
+        request_id: Some(format!("s3-{name}")),
+    };
+    let s3 = connect("objseal-s3");
+    let ctx = Default::default();
+    let as_data = s3.on_behalf_of(&for_user("datauser"));
+    let dk = runtime
+        .block_on(as_data.generate_data_key(&id, &ctx, DataKeySpec::Aes256))
+        .unwrap();
+    runtime
+        .block_on(as_data.decrypt(&dk.wrapped.ciphertext_blob, &ctx, None))
+        .unwrap();
+    let as_s3admin = s3.on_behalf_of(&for_user("s3admin"));
+    let e = runtime
+        .block_on(as_s3admin.decrypt(&dk.wrapped.ciphertext_blob, &ctx, None))
+        .unwrap_err();
+    assert!(matches!(e, KmsError::AccessDenied(_)), "{e:?}");
+    // A principal that is not a service may not act for another.
+    let data = connect("datauser");
+    let e = runtime
+        .block_on(data.on_behalf_of(&for_user("keyadmin")).describe_key(&id))
+        .unwrap_err();
+    assert!(
+        matches!(&e, KmsError::AccessDenied(m) if m.contains("not a service principal")),
+        "{e:?}"
+    );
+    drop((as_data, as_s3admin, s3, data));
+    drop(runtime);
+    drop(server);
+
+    // The audit log names each principal by ARN and, for delegated requests, the service.
+    let events = s.json(&["audit"]);
+    let events = events.as_array().unwrap();
+    let find = |principal: &str, op: &str, result: &str| {
+        events
+            .iter()
+            .find(|e| e["principal"] == principal && e["operation"] == op && e["result"] == result)
+            .unwrap_or_else(|| panic!("no {op} by {principal} → {result} in {events:#?}"))
+    };
+    find(&user_arn("keyadmin"), "CreateKey", "ok");
+    find(
+        &user_arn("keyadmin"),
+        "PutKeyPolicy",
+        "MalformedPolicyDocumentException",
+    );
+    find(&user_arn("datauser"), "DisableKey", "AccessDeniedException");
+    find(&user_arn("s3admin"), "DescribeKey", "AccessDeniedException");
+    for (who, op, result) in [
+        ("datauser", "GenerateDataKey", "ok"),
+        ("datauser", "Decrypt", "ok"),
+        ("s3admin", "Decrypt", "AccessDeniedException"),
+    ] {
+        let e = find(&user_arn(who), op, result);
+        assert_eq!(e["invoked_by"], user_arn("objseal-s3").as_str(), "{e}");
+        assert_eq!(e["via_service"], "s3.us-east-1.amazonaws.com", "{e}");
+        assert_eq!(e["source"], "198.51.100.20:40000", "{e}");
+        assert_eq!(e["request_id"], format!("s3-{who}").as_str(), "{e}");
+    }
+    let refused = events
+        .iter()
+        .find(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("not a service principal"))
+        })
+        .expect("the refused delegation");
+    assert_eq!(refused["principal"], user_arn("datauser").as_str());
+    assert!(refused.get("invoked_by").is_none(), "{refused}");
+    let human = text(&ok(s.kms(&["audit"])));
+    assert!(
+        human.contains(&format!(
+            "via s3.us-east-1.amazonaws.com (invoked by {})",
+            user_arn("objseal-s3")
+        )),
+        "{human}"
+    );
+    let log = std::fs::read_to_string(s.path("keys.store.audit.jsonl")).unwrap();
+    assert!(PEOPLE.iter().all(|p| !log.contains(p.2)));
+}
+
+/// Where `serve` takes its principals from: the file, else `OBJSEAL_PRINCIPALS`'s text; access
+/// keys only without them; errors name the problem and never a secret.
+#[test]
+fn serve_principals_come_from_one_place() {
+    let s = Store::new();
+    let file = principals_file(&s, &PEOPLE[..1]);
+    let text = std::fs::read_to_string(&file).unwrap();
+
+    // The file's text in the environment.
+    let mut cmd = s.kms(&["serve", "--listen", "127.0.0.1:0"]);
+    cmd.env("OBJSEAL_PRINCIPALS", &text);
+    let (server, line) = Server::spawn(cmd);
+    assert!(line.contains("principals keyadmin"), "{line}");
+    ok(as_person(&server, "keyadmin", &["list-keys"]));
+    drop(server);
+    // The file named in the environment.
+    let mut cmd = s.kms(&["serve", "--listen", "127.0.0.1:0"]);
+    cmd.env("OBJSEAL_PRINCIPALS_FILE", &file);
+    let (server, line) = Server::spawn(cmd);
+    assert!(line.contains("principals keyadmin"), "{line}");
+    drop(server);
+
+    // Principals and access keys at once: refused, whichever way each is given.
+    let both = "principals (";
+    let mut cmd = s.kms(&["serve", "--access-key", "AKIDX:secret-x", "--principals"]);
+    cmd.arg(&file);
+    fails(cmd, both);
+    let mut cmd = s.kms(&["serve", "--principals"]);
+    cmd.arg(&file)
+        .env("OBJSEAL_KMS_ACCESS_KEY", "AKIDX:secret-x");
+    fails(cmd, both);
+    let mut cmd = s.kms(&["serve"]);
+    cmd.env("OBJSEAL_PRINCIPALS", &text)
+        .env("OBJSEAL_KMS_ACCESS_KEY", "AKIDX:secret-x");
+    let stderr = fails(cmd, both);
+    assert!(
+        stderr.contains("OBJSEAL_PRINCIPALS") && stderr.contains("OBJSEAL_KMS_ACCESS_KEY"),
+        "{stderr}"
+    );
+
+    // Bad files: what is wrong, never the secret.
+    std::fs::write(
+        s.path("bad.toml"),
+        "[[principal]]\nname = \"a b\"\naccess_key_id = \"K\"\nsecret_access_key = \"hunter2-secret\"\n",
+    )
+    .unwrap();
+    let mut cmd = s.kms(&["serve", "--principals"]);
+    cmd.arg(s.path("bad.toml"));
+    let stderr = fails(cmd, "principal name \"a b\" must be");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    std::fs::write(
+        s.path("typo.toml"),
+        "[[principal]]\nname = \"a\"\naccess_key_id = \"K\"\nsecret_acces_key = \"hunter2-secret\"\n",
+    )
+    .unwrap();
+    let mut cmd = s.kms(&["serve", "--principals"]);
+    cmd.arg(s.path("typo.toml"));
+    let stderr = fails(cmd, "reading the principals file");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    let mut cmd = s.kms(&["serve", "--principals"]);
+    cmd.arg(s.path("missing.toml"));
+    fails(cmd, "opening the principals file");
+    // An access key id that cannot name a principal.
+    fails(
+        s.kms(&["serve", "--access-key", "AKID/1:secret"]),
+        "the access keys (each names a principal after its id",
+    );
+
+    // A principals file others may read: served, with a warning.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (mut server, _) = Server::start_with_principals(&s, &file);
+        let _ = server.child.kill();
+        let mut stderr = String::new();
+        server
+            .child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert!(
+            stderr.contains("is readable by others (mode 644): chmod 600 it"),
+            "{stderr}"
+        );
+    }
 }

@@ -18,7 +18,9 @@ use crate::EncryptionContext;
 pub struct AuditEvent {
     /// Seconds since the Unix epoch.
     pub time: u64,
-    /// Who asked: an access key id, `local` for the CLI, or `anonymous` for unauthenticated requests.
+    /// Who asked: a principal's ARN (`arn:aws:iam::<account>:user/<name>`), `local` for the
+    /// keystore's operator (the CLI), `kms` for the keystore's own changes, or `anonymous` for
+    /// requests that failed authentication.
     pub principal: String,
     /// The AWS operation name (`GenerateDataKey`, …), or what the request claimed to be.
     pub operation: String,
@@ -42,6 +44,12 @@ pub struct AuditEvent {
     /// The request id returned to the caller.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub request_id: Option<String>,
+    /// For a request a service made on the principal's behalf: the service (`kms:ViaService`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub via_service: Option<String>,
+    /// For such a request: the principal of the service that made it (the S3 server's).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub invoked_by: Option<String>,
 }
 
 /// An append-only JSON-lines audit log file.
@@ -85,7 +93,13 @@ impl AuditLog {
 
     /// Appends one event as one line, in a single write so concurrent writers never interleave.
     pub fn record(&self, event: &AuditEvent) -> io::Result<()> {
-        let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
+        self.record_json(event)
+    }
+
+    /// Appends any serializable record as one JSON line (for logs of other shapes, such as the S3
+    /// server's access decisions), in a single write.
+    pub fn record_json<T: Serialize + ?Sized>(&self, record: &T) -> io::Result<()> {
+        let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
         line.push(b'\n');
         let mut file = self
             .file

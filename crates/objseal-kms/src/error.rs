@@ -30,6 +30,9 @@ pub enum KmsError {
     Validation(String),
     /// The caller may not use this key or operation (`AccessDeniedException`).
     AccessDenied(String),
+    /// A key policy does not parse, names unknown actions or operators, is too large, or would lock
+    /// its author out (`MalformedPolicyDocumentException`).
+    MalformedPolicyDocument(String),
     /// An alias or key of that name exists already (`AlreadyExistsException`).
     AlreadyExists(String),
     /// An alias name is malformed or reserved (`InvalidAliasNameException`).
@@ -66,6 +69,7 @@ impl KmsError {
             KmsError::IncorrectKey(_) => "IncorrectKeyException",
             KmsError::Validation(_) => "ValidationException",
             KmsError::AccessDenied(_) => "AccessDeniedException",
+            KmsError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
             KmsError::AlreadyExists(_) => "AlreadyExistsException",
             KmsError::InvalidAliasName(_) => "InvalidAliasNameException",
             KmsError::InvalidArn(_) => "InvalidArnException",
@@ -88,6 +92,7 @@ impl KmsError {
             | KmsError::IncorrectKey(m)
             | KmsError::Validation(m)
             | KmsError::AccessDenied(m)
+            | KmsError::MalformedPolicyDocument(m)
             | KmsError::AlreadyExists(m)
             | KmsError::InvalidAliasName(m)
             | KmsError::InvalidArn(m)
@@ -128,6 +133,7 @@ impl KmsError {
             "IncorrectKeyException" => KmsError::IncorrectKey(m),
             "ValidationException" => KmsError::Validation(m),
             "AccessDeniedException" => KmsError::AccessDenied(m),
+            "MalformedPolicyDocumentException" => KmsError::MalformedPolicyDocument(m),
             "AlreadyExistsException" => KmsError::AlreadyExists(m),
             "InvalidAliasNameException" => KmsError::InvalidAliasName(m),
             "InvalidArnException" => KmsError::InvalidArn(m),

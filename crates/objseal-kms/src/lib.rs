@@ -12,6 +12,7 @@
 //! | [`audit`] | the append-only JSON-lines audit log |
 //! | [`cache`] | the opt-in, bounded data-key cache |
 //! | [`envelope`] | OSE1 data keys from any `Kms` (wrapped-key algorithm 2, FORMAT.md §7) |
+//! | [`principal`] | named principals (TOML), their ARNs and identities |
 //! | [`policy`] | access policies in the AWS JSON shape (a documented subset) and their evaluation: the engine under key policies and bucket policies |
 //! | `server` (feature `server`) | the AWS KMS JSON 1.1 protocol with SigV4 over any `Kms` (`objseal kms serve`) |
 //! | `remote` (feature `remote`) | a `Kms` over the AWS SDK for Rust: AWS KMS, `objseal kms serve`, moto |
@@ -26,6 +27,20 @@ pub mod envelope;
 mod error;
 pub mod keystore;
 pub mod policy;
+pub mod principal;
+#[cfg(any(feature = "remote", feature = "server"))]
+mod remote_headers {
+    //! The headers of a request a service makes on behalf of a principal
+    //! ([`Kms::on_behalf_of`](crate::Kms::on_behalf_of) over the network).
+
+    /// The header a service principal names the principal it acts for in (its user name); it must
+    /// be signed, and `objseal kms serve` honours it only from principals configured as services.
+    pub const ON_BEHALF_OF_HEADER: &str = "x-objseal-on-behalf-of";
+    /// The header carrying the original client's address, for the KMS's audit record.
+    pub const SOURCE_ADDRESS_HEADER: &str = "x-objseal-source-address";
+    /// The header carrying the original request's id, for the KMS's audit record.
+    pub const SOURCE_REQUEST_ID_HEADER: &str = "x-objseal-source-request-id";
+}
 #[cfg(feature = "remote")]
 pub mod remote;
 #[cfg(feature = "server")]
@@ -36,7 +51,12 @@ pub use error::KmsError;
 pub use keystore::{LocalKms, LocalKmsConfig, RootKey};
 pub use types::*;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+
+/// The only key policy name AWS KMS has.
+pub const DEFAULT_POLICY_NAME: &str = "default";
 
 /// A key management service: data keys under named, versioned master keys.
 ///
@@ -120,4 +140,21 @@ pub trait Kms: Send + Sync {
     async fn re_encrypt(&self, request: ReEncryptRequest<'_>) -> Result<ReEncrypted, KmsError>;
     /// Random bytes from the service's generator, 1–1024 of them (`GenerateRandom`).
     async fn generate_random(&self, number_of_bytes: usize) -> Result<SecretBytes, KmsError>;
+    /// The key's policy document (`GetKeyPolicy`, policy name `default`).
+    async fn get_key_policy(&self, key_id: &str) -> Result<String, KmsError>;
+    /// Replaces the key's policy (`PutKeyPolicy`). Unless `bypass_policy_lockout_safety_check`, a
+    /// policy that would not let the caller change it again is refused
+    /// (`MalformedPolicyDocumentException`), as AWS does.
+    async fn put_key_policy(
+        &self,
+        key_id: &str,
+        policy: &str,
+        bypass_policy_lockout_safety_check: bool,
+    ) -> Result<(), KmsError>;
+    /// The key's policy names (`ListKeyPolicies`): always `["default"]`.
+    async fn list_key_policies(&self, key_id: &str) -> Result<Vec<String>, KmsError>;
+    /// A handle whose requests are made on behalf of `delegation.identity` through a service: the
+    /// KMS checks key policies for that principal (with `kms:ViaService`) and its audit log names
+    /// both the principal and the service.
+    fn on_behalf_of(&self, delegation: &Delegation) -> Arc<dyn Kms>;
 }

@@ -43,10 +43,14 @@ use aws_smithy_http_client::tls;
 use zeroize::Zeroizing;
 
 use crate::{
-    AliasEntry, Ciphertext, CreateKeyRequest, DataKey, DataKeySpec, DeletionSchedule,
-    EncryptionContext, KEY_VERSION_UNKNOWN, KeyListEntry, KeyMetadata, KeyState, Kms, KmsError,
-    Plaintext, ReEncryptRequest, ReEncrypted, RotationEntry, RotationStatus, RotationType,
-    SecretBytes,
+    AliasEntry, Ciphertext, CreateKeyRequest, DEFAULT_POLICY_NAME, DataKey, DataKeySpec,
+    Delegation, DeletionSchedule, EncryptionContext, KEY_VERSION_UNKNOWN, KeyListEntry,
+    KeyMetadata, KeyState, Kms, KmsError, Plaintext, ReEncryptRequest, ReEncrypted, RotationEntry,
+    RotationStatus, RotationType, SecretBytes,
+};
+
+pub use crate::remote_headers::{
+    ON_BEHALF_OF_HEADER, SOURCE_ADDRESS_HEADER, SOURCE_REQUEST_ID_HEADER,
 };
 
 /// The region used to sign requests to an explicit endpoint when none is configured: servers other
@@ -215,6 +219,23 @@ impl RemoteKms {
         Self { client }
     }
 
+    /// A client whose every request carries the delegation headers ([`ON_BEHALF_OF_HEADER`] and
+    /// the source's), added before signing so they are covered by the signature.
+    fn delegating(&self, delegation: &Delegation) -> Self {
+        let headers = OnBehalfHeaders {
+            principal: delegation.identity.name.clone(),
+            source: delegation.source.clone(),
+            request_id: delegation.request_id.clone(),
+        };
+        let config = self
+            .client
+            .config()
+            .to_builder()
+            .interceptor(headers)
+            .build();
+        Self::from_client(Client::from_conf(config))
+    }
+
     /// The `aws-sdk-kms` client, for operations the [`Kms`] trait does not cover.
     pub fn client(&self) -> &Client {
         &self.client
@@ -241,6 +262,37 @@ impl RemoteKms {
             Ok(tags) => tags.into_iter().map(|t| (t.tag_key, t.tag_value)).collect(),
             Err(_) => Default::default(),
         }
+    }
+}
+
+/// Adds the delegation headers to every request, before it is signed.
+#[derive(Debug)]
+struct OnBehalfHeaders {
+    principal: String,
+    source: Option<String>,
+    request_id: Option<String>,
+}
+
+impl aws_sdk_kms::config::Intercept for OnBehalfHeaders {
+    fn name(&self) -> &'static str {
+        "objseal-on-behalf-of"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut aws_sdk_kms::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &aws_sdk_kms::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_kms::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let headers = context.request_mut().headers_mut();
+        headers.insert(ON_BEHALF_OF_HEADER, self.principal.clone());
+        if let Some(source) = &self.source {
+            headers.insert(SOURCE_ADDRESS_HEADER, source.clone());
+        }
+        if let Some(id) = &self.request_id {
+            headers.insert(SOURCE_REQUEST_ID_HEADER, id.clone());
+        }
+        Ok(())
     }
 }
 
@@ -433,6 +485,8 @@ impl Kms for RemoteKms {
             .key_usage(aws::KeyUsageType::EncryptDecrypt)
             .key_spec(aws::KeySpec::SymmetricDefault)
             .set_tags((!tags.is_empty()).then_some(tags))
+            .set_policy(request.policy)
+            .bypass_policy_lockout_safety_check(request.bypass_policy_lockout_safety_check)
             .send()
             .await
             .map_err(|e| sdk_error(OP, e))?;
@@ -832,6 +886,56 @@ impl Kms for RemoteKms {
         Ok(SecretBytes::from(
             required(out.plaintext.take(), OP, "Plaintext")?.into_inner(),
         ))
+    }
+
+    async fn get_key_policy(&self, key_id: &str) -> Result<String, KmsError> {
+        const OP: &str = "GetKeyPolicy";
+        let out = self
+            .client
+            .get_key_policy()
+            .key_id(key_id)
+            .policy_name(DEFAULT_POLICY_NAME)
+            .send()
+            .await
+            .map_err(|e| sdk_error(OP, e))?;
+        required(out.policy, OP, "Policy")
+    }
+
+    async fn put_key_policy(
+        &self,
+        key_id: &str,
+        policy: &str,
+        bypass_policy_lockout_safety_check: bool,
+    ) -> Result<(), KmsError> {
+        self.client
+            .put_key_policy()
+            .key_id(key_id)
+            .policy_name(DEFAULT_POLICY_NAME)
+            .policy(policy)
+            .bypass_policy_lockout_safety_check(bypass_policy_lockout_safety_check)
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutKeyPolicy", e))?;
+        Ok(())
+    }
+
+    async fn list_key_policies(&self, key_id: &str) -> Result<Vec<String>, KmsError> {
+        const OP: &str = "ListKeyPolicies";
+        self.client
+            .list_key_policies()
+            .key_id(key_id)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| sdk_error(OP, e))
+    }
+
+    /// The same service, each request carrying the delegation in signed headers; the service must
+    /// know these credentials as a service principal (`objseal kms serve`) to honour them.
+    fn on_behalf_of(&self, delegation: &Delegation) -> std::sync::Arc<dyn Kms> {
+        std::sync::Arc::new(self.delegating(delegation))
     }
 }
 

@@ -156,6 +156,27 @@ pub struct CreateKeyRequest {
     pub description: String,
     /// Tags as key → value.
     pub tags: BTreeMap<String, String>,
+    /// The key policy (AWS JSON shape); `None`: the default policy, which gives the creator (or,
+    /// for a key made by the keystore's operator, every principal of the account) both roles.
+    pub policy: Option<String>,
+    /// Skip the check that the policy still lets its author change it (AWS's
+    /// `BypassPolicyLockoutSafetyCheck`).
+    pub bypass_policy_lockout_safety_check: bool,
+}
+
+/// A request a service (the S3 server) makes to a [`Kms`](crate::Kms) on behalf of the principal
+/// it serves: the KMS evaluates key policies for that principal, with `kms:ViaService` set, and
+/// its audit record names both.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delegation {
+    /// Whom the request is for.
+    pub identity: crate::principal::Identity,
+    /// The service's endpoint name as `kms:ViaService` sees it (`s3.<region>.amazonaws.com`).
+    pub via_service: String,
+    /// The original client's address, for the audit record.
+    pub source: Option<String>,
+    /// The original request's id, for the audit record.
+    pub request_id: Option<String>,
 }
 
 /// What `DescribeKey` and `CreateKey` return.

@@ -27,6 +27,7 @@ fn create_describe_list() {
     let meta = b(kms.create_key(CreateKeyRequest {
         description: "photos".into(),
         tags: tags.clone(),
+        ..Default::default()
     }))
     .unwrap();
     assert_eq!(meta.key_id.len(), 36);
@@ -932,6 +933,7 @@ fn persists_across_reopen() {
     let k = b(kms.create_key(CreateKeyRequest {
         description: "kept".into(),
         tags: BTreeMap::from([("a".to_string(), "b".to_string())]),
+        ..Default::default()
     }))
     .unwrap();
     b(kms.create_alias("alias/kept", &k.key_id)).unwrap();

@@ -51,9 +51,11 @@ async fn run_scenario(what: &str, mut cmd: Command) -> Output {
     out
 }
 
-/// The refusals each scenario provokes are in the server's audit log, under the right principal.
+/// The refusals each scenario provokes are in the server's audit log, under the right principal:
+/// the ARN of the principal the test access key belongs to (named after it).
 fn check_audit(t: &TestServer) {
     let events = t.audit();
+    let me = server_util::arn_of(peers::TEST_ACCESS_KEY_ID);
     let has = |result: &str, principal: &str| {
         events
             .iter()
@@ -66,10 +68,7 @@ fn check_audit(t: &TestServer) {
         "KMSInvalidStateException",
         "NotFoundException",
     ] {
-        assert!(
-            has(result, peers::TEST_ACCESS_KEY_ID),
-            "no {result} in the audit log"
-        );
+        assert!(has(result, &me), "no {result} in the audit log");
     }
     for result in ["InvalidSignatureException", "UnrecognizedClientException"] {
         assert!(has(result, "anonymous"), "no {result} in the audit log");

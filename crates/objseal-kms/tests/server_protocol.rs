@@ -387,6 +387,8 @@ async fn refusals_are_aws_shaped_change_nothing_and_are_audited() {
     let before_key = c.ok("DescribeKey", json!({"KeyId": key_id})).await;
 
     // (what was sent, expected status, expected __type, expected principal in the audit log)
+    let my_arn = arn_of(AKID);
+    let me = my_arn.as_str();
     let mut refused: Vec<(String, u16, &str, &str)> = Vec::new();
     let host = c.host();
 
@@ -463,7 +465,7 @@ async fn refusals_are_aws_shaped_change_nothing_and_are_audited() {
         String::from_utf8(req.to_bytes(&host)).unwrap(),
         400,
         "UnknownOperationException",
-        AKID,
+        me,
     ));
     let mut req = Req::op("CreateKey", body);
     req.target = None;
@@ -471,7 +473,7 @@ async fn refusals_are_aws_shaped_change_nothing_and_are_audited() {
         String::from_utf8(req.to_bytes(&host)).unwrap(),
         400,
         "UnknownOperationException",
-        AKID,
+        me,
     ));
     let mut req = Req::op("CreateKey", body);
     req.content_type = Some("application/json");
@@ -479,7 +481,7 @@ async fn refusals_are_aws_shaped_change_nothing_and_are_audited() {
         String::from_utf8(req.to_bytes(&host)).unwrap(),
         400,
         "UnknownOperationException",
-        AKID,
+        me,
     ));
     let mut req = Req::op("CreateKey", b"");
     req.method = "GET";
@@ -487,7 +489,7 @@ async fn refusals_are_aws_shaped_change_nothing_and_are_audited() {
         String::from_utf8(req.to_bytes(&host)).unwrap(),
         400,
         "UnknownOperationException",
-        AKID,
+        me,
     ));
     for bad in [
         &br#"{"Description": "#[..],
@@ -501,7 +503,7 @@ async fn refusals_are_aws_shaped_change_nothing_and_are_audited() {
             String::from_utf8(req.to_bytes(&host)).unwrap(),
             400,
             "SerializationException",
-            AKID,
+            me,
         ));
     }
     // Parameters AWS validates, and what this service does not support.
@@ -527,7 +529,17 @@ async fn refusals_are_aws_shaped_change_nothing_and_are_audited() {
             400,
             "UnsupportedOperationException",
         ),
-        (br#"{"Policy": "{}"}"#, 400, "UnsupportedOperationException"),
+        // Key policies are supported; one that does not parse is refused as AWS refuses it.
+        (
+            br#"{"Policy": "{}"}"#,
+            400,
+            "MalformedPolicyDocumentException",
+        ),
+        (
+            br#"{"Policy": "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:Fly\", \"Resource\": \"*\"}]}"}"#,
+            400,
+            "MalformedPolicyDocumentException",
+        ),
         (
             br#"{"KeySpec": "SYMMETRIC_DEFAULT", "CustomerMasterKeySpec": "SYMMETRIC_DEFAULT"}"#,
             400,
@@ -544,7 +556,7 @@ async fn refusals_are_aws_shaped_change_nothing_and_are_audited() {
             String::from_utf8(req.to_bytes(&host)).unwrap(),
             status,
             kind,
-            AKID,
+            me,
         ));
     }
     let gdk_bodies: Vec<(String, &str)> = vec![
@@ -584,7 +596,7 @@ async fn refusals_are_aws_shaped_change_nothing_and_are_audited() {
             String::from_utf8(req.to_bytes(&host)).unwrap(),
             400,
             kind,
-            AKID,
+            me,
         ));
     }
     for (op, b, kind) in [
@@ -656,7 +668,7 @@ async fn refusals_are_aws_shaped_change_nothing_and_are_audited() {
             String::from_utf8(req.to_bytes(&host)).unwrap(),
             400,
             kind,
-            AKID,
+            me,
         ));
     }
 
@@ -797,7 +809,7 @@ async fn audit_log_records_successes_without_key_material() {
         .expect("decrypt event");
     assert_eq!(decrypt.operation, "Decrypt");
     assert_eq!(decrypt.result, "ok");
-    assert_eq!(decrypt.principal, AKID);
+    assert_eq!(decrypt.principal, arn_of(AKID));
     assert_eq!(decrypt.key_id.as_deref(), Some(arn));
     assert_eq!(decrypt.key_version, Some(1));
     assert_eq!(
@@ -952,7 +964,7 @@ async fn access_keys_limited_to_some_keys() {
         .filter(|e| e.result == "AccessDeniedException")
         .collect();
     assert_eq!(denied.len(), 13);
-    assert!(denied.iter().all(|e| e.principal == LIMITED_AKID));
+    assert!(denied.iter().all(|e| e.principal == arn_of(LIMITED_AKID)));
     server.shutdown().await.unwrap();
 }
 
@@ -1044,9 +1056,11 @@ async fn per_caller_kms_audits_each_request_once() {
     let local = LocalKms::open(kms_config).unwrap();
     let config = ServerConfig::new(REGION, vec![AccessKey::new(AKID, SECRET)])
         .with_audit(audit, AuditScope::NotSeenByKms);
+    // As `objseal kms serve` does: a keystore handle acting for the signer's identity (its key
+    // policies checked, its ARN in the audit events).
     let kms_for = Arc::new(move |c: &Caller| {
         let mut k = local
-            .with_principal(&c.principal)
+            .with_identity(c.identity.clone())
             .with_request_id(&c.request_id);
         if let Some(s) = c.source {
             k = k.with_source(s.to_string());
@@ -1087,14 +1101,15 @@ async fn per_caller_kms_audits_each_request_once() {
     let bytes = unsigned.to_bytes(&c.host());
     let anonymous = c.raw(&bytes).await;
     let events = AuditLog::read(&audit_path).unwrap();
+    let me = arn_of(AKID);
     for (reply, result, principal) in [
-        (&ok, "ok", AKID),
-        (&created, "ok", AKID),
-        (&without_plaintext, "ok", AKID),
-        (&re_encrypted, "ok", AKID),
-        (&random, "ok", AKID),
-        (&refused_by_kms, "NotFoundException", AKID),
-        (&refused_by_server, "ValidationException", AKID),
+        (&ok, "ok", me.as_str()),
+        (&created, "ok", &me),
+        (&without_plaintext, "ok", &me),
+        (&re_encrypted, "ok", &me),
+        (&random, "ok", &me),
+        (&refused_by_kms, "NotFoundException", &me),
+        (&refused_by_server, "ValidationException", &me),
         (
             &anonymous,
             "MissingAuthenticationTokenException",
@@ -1148,4 +1163,231 @@ fn configuration_is_checked() {
     }
     let debug = format!("{:?}", AccessKey::new(AKID, "super-secret-value"));
     assert!(!debug.contains("super-secret-value"), "{debug}");
+}
+
+/// The KMS of `objseal kms serve` answers the key policy operations in AWS's JSON shapes, refuses
+/// a bad policy with AWS's error, and honours the on-behalf-of header only from service
+/// principals, signed, naming a principal it knows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_policies_and_delegation_over_the_wire() {
+    use objseal_kms::principal::Principal;
+    use objseal_kms::server::ON_BEHALF_OF_HEADER;
+
+    const S3_AKID: &str = "AKIDS3SERVICE";
+    const S3_SECRET: &str = "s3-service-secret";
+    const ALICE_AKID: &str = "AKIDALICE";
+    const ALICE_SECRET: &str = "alice-secret";
+    let t = TestServer::start_with(|mut c| {
+        c.access_keys.push(AccessKey::from_principal(
+            &Principal::new("objseal-s3", S3_AKID, S3_SECRET).as_service("s3"),
+        ));
+        c.access_keys
+            .push(AccessKey::from_principal(&Principal::new(
+                "alice",
+                ALICE_AKID,
+                ALICE_SECRET,
+            )));
+        c
+    })
+    .await;
+    let mut c = t.client().await;
+    let alice = "arn:aws:iam::000000000000:user/alice";
+    let doc = |who: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{"Sid": "Use", "Effect": "Allow",
+               "Principal": {"AWS": who}, "Action": "kms:*", "Resource": "*"}]})
+        .to_string()
+    };
+
+    // CreateKey with a Policy; GetKeyPolicy and ListKeyPolicies with and without PolicyName.
+    let key = c.ok("CreateKey", json!({"Policy": doc(alice)})).await["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for body in [
+        json!({"KeyId": key}),
+        json!({"KeyId": key, "PolicyName": "default"}),
+    ] {
+        let got = c.ok("GetKeyPolicy", body).await;
+        assert_eq!(got, json!({"Policy": doc(alice), "PolicyName": "default"}));
+    }
+    assert_eq!(
+        c.ok("ListKeyPolicies", json!({"KeyId": key})).await,
+        json!({"PolicyNames": ["default"], "Truncated": false})
+    );
+    c.err(
+        "GetKeyPolicy",
+        json!({"KeyId": key, "PolicyName": "other"}),
+        400,
+        "NotFoundException",
+    )
+    .await;
+
+    // PutKeyPolicy: a bad document is refused in AWS's shape and changes nothing.
+    for bad in [
+        "not json".to_owned(),
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+               "Action": "kms:Teleport", "Resource": "*"}]})
+        .to_string(),
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+               "Action": "kms:Decrypt", "Resource": "*",
+               "Condition": {"DateLessThan": {"aws:CurrentTime": "2030-01-01"}}}]})
+        .to_string(),
+    ] {
+        let reply = c
+            .err(
+                "PutKeyPolicy",
+                json!({"KeyId": key, "PolicyName": "default", "Policy": bad}),
+                400,
+                "MalformedPolicyDocumentException",
+            )
+            .await;
+        assert!(
+            reply.json()["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("malformed policy: "),
+            "{:?}",
+            reply.json()
+        );
+    }
+    c.err(
+        "PutKeyPolicy",
+        json!({"KeyId": key, "PolicyName": "default"}),
+        400,
+        "ValidationException",
+    )
+    .await;
+    // Longer than a key policy may be: malformed, as AWS says of a policy over its size limit.
+    c.err(
+        "PutKeyPolicy",
+        json!({"KeyId": key, "Policy": "x".repeat(32 * 1024 + 1)}),
+        400,
+        "MalformedPolicyDocumentException",
+    )
+    .await;
+    // Longer than AWS's length constraint on the member: refused before it is parsed.
+    c.err(
+        "PutKeyPolicy",
+        json!({"KeyId": key, "Policy": "x".repeat(128 * 1024 + 1)}),
+        400,
+        "ValidationException",
+    )
+    .await;
+    assert_eq!(
+        c.ok("GetKeyPolicy", json!({"KeyId": key})).await["Policy"],
+        doc(alice).as_str()
+    );
+    assert_eq!(
+        c.ok(
+            "PutKeyPolicy",
+            json!({"KeyId": key, "PolicyName": "default", "Policy": doc("000000000000"),
+                   "BypassPolicyLockoutSafetyCheck": false})
+        )
+        .await,
+        json!({})
+    );
+    assert_eq!(
+        c.ok("GetKeyPolicy", json!({"KeyId": key})).await["Policy"],
+        doc("000000000000").as_str()
+    );
+
+    // Delegation: DescribeKey signed by `signer`, with the on-behalf-of header naming
+    // `on_behalf`, among the signed headers or not.
+    let describe = json!({"KeyId": key}).to_string();
+    let host = c.host();
+    let request = |signer: (&'static str, &'static str), on_behalf: &str, signed: bool| {
+        let mut req = Req::op("DescribeKey", describe.as_bytes());
+        req.creds = Some(signer);
+        if signed {
+            req.extra_headers.push((ON_BEHALF_OF_HEADER, on_behalf));
+        }
+        let mut bytes = String::from_utf8(req.to_bytes(&host)).unwrap();
+        if !signed {
+            // Added after signing: not among SignedHeaders, so the signature still verifies.
+            bytes = bytes.replacen(
+                "Content-Length:",
+                &format!("{ON_BEHALF_OF_HEADER}: {on_behalf}\r\nContent-Length:"),
+                1,
+            );
+        }
+        bytes
+    };
+    let s3 = (S3_AKID, S3_SECRET);
+    let mut refused_ids = Vec::new();
+    for (bytes, why) in [
+        (
+            request((ALICE_AKID, ALICE_SECRET), AKID, true),
+            "it is not a service principal",
+        ),
+        (request(s3, "alice", false), "header is not signed"),
+        (request(s3, "not/a-name", true), "must be 1 to 64 of"),
+    ] {
+        let reply = c.raw(bytes.as_bytes()).await;
+        assert_reply(&reply, 400, "AccessDeniedException");
+        let message = reply.json()["message"].as_str().unwrap().to_owned();
+        assert!(message.contains(why), "{message}");
+        refused_ids.push(reply.request_id());
+    }
+    let for_alice = c.raw(request(s3, "alice", true).as_bytes()).await;
+    assert_eq!(
+        for_alice.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&for_alice.body)
+    );
+    assert_eq!(for_alice.json()["KeyMetadata"]["KeyId"], key.as_str());
+    // A principal the S3 server knows and this server does not is acted for too: the key
+    // policy decides. The account's policy lets it in; one naming only alice does not.
+    let for_nobody = c.raw(request(s3, "nobody", true).as_bytes()).await;
+    assert_eq!(for_nobody.status, 200);
+    c.ok("PutKeyPolicy", json!({"KeyId": key, "Policy": doc(alice)}))
+        .await;
+    let reply = c.raw(request(s3, "nobody", true).as_bytes()).await;
+    assert_reply(&reply, 400, "AccessDeniedException");
+    let message = reply.json()["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("user/nobody is not authorized to perform: kms:DescribeKey"),
+        "{message}"
+    );
+    assert_eq!(
+        c.raw(request(s3, "alice", true).as_bytes()).await.status,
+        200
+    );
+
+    // The server's audit log names the principal acted for and the service that acted.
+    let events = t.audit();
+    let by_id = |id: &str| {
+        events
+            .iter()
+            .find(|e| e.request_id.as_deref() == Some(id))
+            .unwrap_or_else(|| panic!("no audit event for {id}"))
+            .clone()
+    };
+    let s3_arn = "arn:aws:iam::000000000000:user/objseal-s3";
+    for (reply, principal, result) in [
+        (&for_alice, alice, "ok"),
+        (&for_nobody, "arn:aws:iam::000000000000:user/nobody", "ok"),
+        (
+            &reply,
+            "arn:aws:iam::000000000000:user/nobody",
+            "AccessDeniedException",
+        ),
+    ] {
+        let e = by_id(&reply.request_id());
+        assert_eq!(e.principal, principal, "{e:?}");
+        assert_eq!(e.result, result, "{e:?}");
+        assert_eq!(e.invoked_by.as_deref(), Some(s3_arn), "{e:?}");
+        assert_eq!(
+            e.via_service.as_deref(),
+            Some("s3.us-east-1.amazonaws.com"),
+            "{e:?}"
+        );
+    }
+    // Refused delegations are the signer's own requests.
+    let refused: Vec<AuditEvent> = refused_ids.iter().map(|id| by_id(id)).collect();
+    assert_eq!(refused[0].principal, alice);
+    assert!(refused[1..].iter().all(|e| e.principal == s3_arn));
+    assert!(refused.iter().all(|e| e.result == "AccessDeniedException"
+        && e.invoked_by.is_none()
+        && e.via_service.is_none()));
 }

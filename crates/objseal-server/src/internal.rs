@@ -21,6 +21,13 @@
 //!
 //! The server puts a [`Transport`] into every request's extensions so the layer can tell TLS
 //! connections from plain ones (SSE-C is refused over plain HTTP).
+//!
+//! A bucket's [`BlockedEncryptionTypes`] (part of S3's bucket encryption configuration, missing
+//! from s3s 0.14.1's DTOs) ride in the extensions too: in the request of `PutBucketEncryption`
+//! (the list of the configuration's rule; absent means none) and in the response of
+//! `GetBucketEncryption` (absent means none). A store that keeps bucket encryption configurations
+//! keeps it with them and drops it with them on `DeleteBucketEncryption`;
+//! [`LocalStore`](crate::LocalStore) does.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -70,4 +77,66 @@ pub struct UploadsMetadata(pub HashMap<String, HashMap<String, String>>);
 pub struct Transport {
     /// The connection is TLS.
     pub tls: bool,
+    /// The client's address, when known (for audit records).
+    pub peer: Option<std::net::SocketAddr>,
+}
+
+/// An encryption type a bucket can refuse for new objects (`<EncryptionType>` of S3's
+/// `BlockedEncryptionTypes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EncryptionType {
+    /// `SSE-C`: writes that ask for SSE-C are refused (403 `AccessDenied`).
+    SseC,
+    /// `NONE`: nothing is refused. Amazon S3 takes it to allow SSE-C again explicitly (buckets
+    /// made since April 2026 block SSE-C unless told `NONE`); it blocks no write.
+    None,
+}
+
+impl EncryptionType {
+    /// The value on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SseC => "SSE-C",
+            Self::None => "NONE",
+        }
+    }
+
+    /// The type a wire value names, if it names one (exact spelling, as S3's enum).
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "SSE-C" => Some(Self::SseC),
+            "NONE" => Some(Self::None),
+            _ => None,
+        }
+    }
+}
+
+/// The encryption types a bucket refuses for new objects (S3's `BlockedEncryptionTypes`; see the
+/// [module documentation](self) for how it travels). Sorted, without duplicates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockedEncryptionTypes(Vec<EncryptionType>);
+
+impl BlockedEncryptionTypes {
+    /// The set of `types` (order and repetition do not matter).
+    pub fn new(types: impl IntoIterator<Item = EncryptionType>) -> Self {
+        let mut types: Vec<EncryptionType> = types.into_iter().collect();
+        types.sort_unstable();
+        types.dedup();
+        Self(types)
+    }
+
+    /// The types, sorted.
+    pub fn types(&self) -> &[EncryptionType] {
+        &self.0
+    }
+
+    /// Whether it lists no type at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether writes of `kind` are refused (`NONE` refuses nothing).
+    pub fn blocks(&self, kind: EncryptionType) -> bool {
+        kind != EncryptionType::None && self.0.contains(&kind)
+    }
 }

@@ -21,6 +21,7 @@
 
 pub mod internal;
 pub mod metrics;
+pub mod principals;
 pub mod server;
 pub mod sse;
 pub mod store;

@@ -381,6 +381,53 @@ eq(keys, ["kms"], "only the SSE-KMS upload was stored")
 s3.delete_bucket_policy(Bucket=policy_bucket)
 s3.put_object(Bucket=policy_bucket, Key="plain", Body=b"x")
 
+step("bucket encryption: BlockedEncryptionTypes SSE-C refuses SSE-C writes (403); NONE allows them")
+blocked_bucket = "boto3-blocked"
+s3.create_bucket(Bucket=blocked_bucket)
+s3.put_object(Bucket=blocked_bucket, Key="ssec-before", Body=b"old", **ssec)
+
+
+def encryption_rule(blocked, default="AES256"):
+    rule = {"BlockedEncryptionTypes": {"EncryptionType": blocked}}
+    if default:
+        rule["ApplyServerSideEncryptionByDefault"] = {"SSEAlgorithm": default}
+    return {"Rules": [rule]}
+
+
+def reported_rule():
+    return s3.get_bucket_encryption(Bucket=blocked_bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+
+
+s3.put_bucket_encryption(Bucket=blocked_bucket, ServerSideEncryptionConfiguration=encryption_rule(["SSE-C"]))
+rule = reported_rule()
+eq(rule.get("BlockedEncryptionTypes"), {"EncryptionType": ["SSE-C"]}, "GetBucketEncryption: BlockedEncryptionTypes")
+eq(rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"], "AES256", "GetBucketEncryption: the default")
+refused(403, {"AccessDenied"}, s3.put_object, Bucket=blocked_bucket, Key="ssec", Body=b"x", **ssec)
+refused(403, {"AccessDenied"}, s3.create_multipart_upload, Bucket=blocked_bucket, Key="ssec-mpu", **ssec)
+refused(403, {"AccessDenied"}, s3.copy_object, Bucket=blocked_bucket, Key="ssec-copy",
+        CopySource={"Bucket": blocked_bucket, "Key": "ssec-before"},
+        CopySourceSSECustomerAlgorithm="AES256", CopySourceSSECustomerKey=key, **ssec)
+check(body(s3.get_object(Bucket=blocked_bucket, Key="ssec-before", **ssec)) == b"old",
+      "an SSE-C object stored before the block still reads")
+put = s3.put_object(Bucket=blocked_bucket, Key="plain", Body=b"x")
+eq(put.get("ServerSideEncryption"), "AES256", "a write without SSE-C under the block: the bucket default")
+keys = [o["Key"] for o in s3.list_objects_v2(Bucket=blocked_bucket).get("Contents", [])]
+eq(keys, ["plain", "ssec-before"], "the refused writes stored nothing")
+eq(s3.list_multipart_uploads(Bucket=blocked_bucket).get("Uploads", []), [], "no upload was started")
+refused(400, {"InvalidArgument"}, s3.put_bucket_encryption, Bucket=blocked_bucket,
+        ServerSideEncryptionConfiguration=encryption_rule(["SSE-KMS"]))
+refused(400, {"InvalidArgument"}, s3.put_bucket_encryption, Bucket=blocked_bucket,
+        ServerSideEncryptionConfiguration=encryption_rule(["SSE-C", "NONE"]))
+eq(reported_rule().get("BlockedEncryptionTypes"), {"EncryptionType": ["SSE-C"]},
+   "refused configurations change nothing")
+s3.put_bucket_encryption(Bucket=blocked_bucket, ServerSideEncryptionConfiguration=encryption_rule(["NONE"]))
+eq(reported_rule().get("BlockedEncryptionTypes"), {"EncryptionType": ["NONE"]}, "NONE is reported as set")
+s3.put_object(Bucket=blocked_bucket, Key="ssec-after", Body=b"new", **ssec)
+s3.put_bucket_encryption(Bucket=blocked_bucket, ServerSideEncryptionConfiguration=encryption_rule(["SSE-C"]))
+s3.delete_bucket_encryption(Bucket=blocked_bucket)
+refused(404, {"ServerSideEncryptionConfigurationNotFoundError"}, s3.get_bucket_encryption, Bucket=blocked_bucket)
+s3.put_object(Bucket=blocked_bucket, Key="ssec-deleted", Body=b"new", **ssec)
+
 # Last, each on its own (a failure is recorded and the others still run): behaviours where servers
 # are known to part from Amazon S3.
 deviations = []

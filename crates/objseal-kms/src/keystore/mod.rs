@@ -62,6 +62,7 @@
 //! assert_eq!(back.key_arn, key.arn);
 //! ```
 
+mod access;
 pub(crate) mod ids;
 mod store;
 
@@ -77,6 +78,7 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+pub use access::{account_policy, creator_policy};
 pub use store::{
     FaultHook, LABEL_STORE, LABEL_STORE_CHECK, STORE_HEADER_LEN, STORE_MAGIC, STORE_VERSION,
     SaveStep,
@@ -95,7 +97,7 @@ use crate::blob;
 use crate::cache::{Cache, CacheKey, CacheLimits, CacheStats, Cached};
 use crate::clock::{Clock, SystemClock};
 use crate::{
-    AliasEntry, Ciphertext, CreateKeyRequest, DataKey, DataKeySpec, DeletionSchedule,
+    AliasEntry, Ciphertext, CreateKeyRequest, DataKey, DataKeySpec, Delegation, DeletionSchedule,
     EncryptionContext, KeyListEntry, KeyMetadata, KeyState, Kms, KmsError, Plaintext,
     ReEncryptRequest, ReEncrypted, RotationEntry, RotationStatus, SecretBytes,
 };
@@ -331,6 +333,12 @@ struct Caller {
     principal: String,
     source: Option<String>,
     request_id: Option<String>,
+    /// Whom key policies are checked for; `None`: the operator, who is not checked.
+    identity: Option<crate::principal::Identity>,
+    /// The service calling on the principal's behalf (`kms:ViaService`).
+    via_service: Option<String>,
+    /// Who made the call for the principal (the service's own principal), for the audit log.
+    invoked_by: Option<String>,
 }
 
 struct Snapshot {
@@ -415,6 +423,9 @@ impl LocalKms {
                 principal: DEFAULT_PRINCIPAL.into(),
                 source: None,
                 request_id: None,
+                identity: None,
+                via_service: None,
+                invoked_by: None,
             }),
         })
     }
@@ -535,6 +546,8 @@ impl LocalKms {
             message,
             source: self.caller.source.clone(),
             request_id: self.caller.request_id.clone(),
+            via_service: self.caller.via_service.clone(),
+            invoked_by: self.caller.invoked_by.clone(),
         })?;
         result
     }
@@ -652,6 +665,7 @@ impl LocalKms {
         &self,
         key_id: &str,
         rec: &mut Rec,
+        action: &str,
         f: impl FnOnce(&mut KeyRecord, &str, u64) -> Result<T, KmsError>,
     ) -> Result<T, KmsError> {
         let mut resolved: Option<String> = None;
@@ -663,6 +677,7 @@ impl LocalKms {
                 .keys
                 .get_mut(&id)
                 .ok_or_else(|| KmsError::Internal("resolved key vanished".into()))?;
+            self.authorize(key, &arn, action, None)?;
             f(key, &arn, now)
         });
         if let Some(id) = resolved {
@@ -769,6 +784,9 @@ impl LocalKms {
     fn op_create_key(&self, request: CreateKeyRequest) -> Result<KeyMetadata, KmsError> {
         self.run("CreateKey", |rec| {
             validate_create(&request)?;
+            if request.bypass_policy_lockout_safety_check {
+                rec.message = Some("policy lockout safety check bypassed".into());
+            }
             let ((id, key), _) = self.transact(|doc, now| {
                 let mut bytes = new_uuid()?;
                 while doc.keys.contains_key(&format_uuid(&bytes))
@@ -777,6 +795,18 @@ impl LocalKms {
                     bytes = new_uuid()?;
                 }
                 let id = format_uuid(&bytes);
+                let policy = match &request.policy {
+                    Some(policy) => {
+                        let arn = self.key_arn(&id);
+                        self.check_new_policy(
+                            policy,
+                            &arn,
+                            request.bypass_policy_lockout_safety_check,
+                        )?;
+                        policy.clone()
+                    }
+                    None => self.default_policy(),
+                };
                 let key = KeyRecord {
                     description: request.description.clone(),
                     tags: request.tags.clone(),
@@ -785,6 +815,7 @@ impl LocalKms {
                     deletion_date: None,
                     pending_window_days: None,
                     rotation: Rotation::default(),
+                    policy: Some(policy),
                     versions: vec![KeyVersion {
                         version: 1,
                         creation_date: now,
@@ -807,6 +838,7 @@ impl LocalKms {
             let doc = self.read_doc()?;
             let (id, key) = self.resolve(&doc, key_id)?;
             rec.key_id = Some(self.key_arn(id));
+            self.authorize(key, &self.key_arn(id), "kms:DescribeKey", None)?;
             Ok(self.metadata(id, key))
         })
     }
@@ -842,6 +874,7 @@ impl LocalKms {
                 let (id, key) = self.resolve(doc, target_key_id)?;
                 let id = id.to_owned();
                 rec.key_id = Some(self.key_arn(&id));
+                self.authorize(key, &self.key_arn(&id), "kms:CreateAlias", None)?;
                 if key.state == StoredState::PendingDeletion {
                     return Err(pending(&self.key_arn(&id)));
                 }
@@ -875,8 +908,12 @@ impl LocalKms {
             }
             self.transact(|doc, _| match doc.aliases.remove(alias_name) {
                 Some(alias) => {
-                    rec.key_id = Some(self.key_arn(&alias.target_key_id));
-                    Ok(())
+                    let arn = self.key_arn(&alias.target_key_id);
+                    rec.key_id = Some(arn.clone());
+                    match doc.keys.get(&alias.target_key_id) {
+                        Some(key) => self.authorize(key, &arn, "kms:DeleteAlias", None),
+                        None => Ok(()),
+                    }
                 }
                 None => Err(KmsError::NotFound(format!(
                     "Alias {} is not found.",
@@ -915,7 +952,7 @@ impl LocalKms {
     fn op_enable_key(&self, key_id: &str) -> Result<(), KmsError> {
         self.run("EnableKey", |rec| {
             rec.key_id = Some(printable(key_id));
-            self.mutate_key(key_id, rec, |key, arn, now| {
+            self.mutate_key(key_id, rec, "kms:EnableKey", |key, arn, now| {
                 if key.state == StoredState::PendingDeletion {
                     return Err(pending(arn));
                 }
@@ -934,7 +971,7 @@ impl LocalKms {
     fn op_disable_key(&self, key_id: &str) -> Result<(), KmsError> {
         self.run("DisableKey", |rec| {
             rec.key_id = Some(printable(key_id));
-            self.mutate_key(key_id, rec, |key, arn, _| {
+            self.mutate_key(key_id, rec, "kms:DisableKey", |key, arn, _| {
                 if key.state == StoredState::PendingDeletion {
                     return Err(pending(arn));
                 }
@@ -959,7 +996,7 @@ impl LocalKms {
                 }
                 rec.message = Some(format!("rotation period {days} days"));
             }
-            self.mutate_key(key_id, rec, |key, arn, now| {
+            self.mutate_key(key_id, rec, "kms:EnableKeyRotation", |key, arn, now| {
                 require_usable(key, arn)?;
                 let r = &mut key.rotation;
                 if r.enabled {
@@ -989,7 +1026,7 @@ impl LocalKms {
     fn op_disable_key_rotation(&self, key_id: &str) -> Result<(), KmsError> {
         self.run("DisableKeyRotation", |rec| {
             rec.key_id = Some(printable(key_id));
-            self.mutate_key(key_id, rec, |key, arn, _| {
+            self.mutate_key(key_id, rec, "kms:DisableKeyRotation", |key, arn, _| {
                 require_usable(key, arn)?;
                 key.rotation = Rotation::default();
                 Ok(())
@@ -1003,6 +1040,7 @@ impl LocalKms {
             let doc = self.read_doc()?;
             let (id, key) = self.resolve(&doc, key_id)?;
             rec.key_id = Some(self.key_arn(id));
+            self.authorize(key, &self.key_arn(id), "kms:GetKeyRotationStatus", None)?;
             let on = key.rotation.enabled && key.state != StoredState::PendingDeletion;
             Ok(RotationStatus {
                 key_id: id.to_owned(),
@@ -1018,7 +1056,7 @@ impl LocalKms {
         self.run("RotateKeyOnDemand", |rec| {
             rec.key_id = Some(printable(key_id));
             let mut version = None;
-            let id = self.mutate_key(key_id, rec, |key, arn, now| {
+            let id = self.mutate_key(key_id, rec, "kms:RotateKeyOnDemand", |key, arn, now| {
                 require_usable(key, arn)?;
                 version = Some(key.add_version(now, StoredRotationType::OnDemand)?);
                 Ok(arn.rsplit('/').next().unwrap_or_default().to_owned())
@@ -1034,6 +1072,7 @@ impl LocalKms {
             let doc = self.read_doc()?;
             let (id, key) = self.resolve(&doc, key_id)?;
             rec.key_id = Some(self.key_arn(id));
+            self.authorize(key, &self.key_arn(id), "kms:ListKeyRotations", None)?;
             Ok(key
                 .versions
                 .iter()
@@ -1063,7 +1102,7 @@ impl LocalKms {
                 )));
             }
             rec.message = Some(format!("pending window {days} days"));
-            self.mutate_key(key_id, rec, |key, arn, now| {
+            self.mutate_key(key_id, rec, "kms:ScheduleKeyDeletion", |key, arn, now| {
                 if key.state == StoredState::PendingDeletion {
                     return Err(pending(arn));
                 }
@@ -1084,7 +1123,7 @@ impl LocalKms {
     fn op_cancel_key_deletion(&self, key_id: &str) -> Result<String, KmsError> {
         self.run("CancelKeyDeletion", |rec| {
             rec.key_id = Some(printable(key_id));
-            self.mutate_key(key_id, rec, |key, arn, _| {
+            self.mutate_key(key_id, rec, "kms:CancelKeyDeletion", |key, arn, _| {
                 if key.state != StoredState::PendingDeletion {
                     return Err(KmsError::InvalidState(format!(
                         "{arn} is not pending deletion."
@@ -1120,6 +1159,7 @@ impl LocalKms {
             let (id, key) = self.resolve(&doc, key_id)?;
             let arn = self.key_arn(id);
             rec.key_id = Some(arn.clone());
+            self.authorize(key, &arn, &format!("kms:{operation}"), Some(context))?;
             require_usable(key, &arn)?;
             let newest = key.newest()?;
             rec.key_version = Some(newest.version);
@@ -1174,7 +1214,7 @@ impl LocalKms {
             }
             blob::context_digest(context)?;
             let doc = self.read_doc()?;
-            self.encrypt_under(&doc, key_id, plaintext, context, rec)
+            self.encrypt_under(&doc, key_id, plaintext, context, rec, "kms:Encrypt")
         })
     }
 
@@ -1186,10 +1226,12 @@ impl LocalKms {
         plaintext: &[u8],
         context: &EncryptionContext,
         rec: &mut Rec,
+        action: &str,
     ) -> Result<Ciphertext, KmsError> {
         let (id, key) = self.resolve(doc, key_id)?;
         let arn = self.key_arn(id);
         rec.key_id = Some(arn.clone());
+        self.authorize(key, &arn, action, Some(context))?;
         require_usable(key, &arn)?;
         let newest = key.newest()?;
         rec.key_version = Some(newest.version);
@@ -1219,7 +1261,14 @@ impl LocalKms {
             check_blob_len(ciphertext_blob)?;
             blob::context_digest(context)?;
             let doc = self.read_doc()?;
-            self.decrypt_with(&doc, ciphertext_blob, context, key_id, rec, true)
+            self.decrypt_with(
+                &doc,
+                ciphertext_blob,
+                context,
+                key_id,
+                rec,
+                DecryptFor::Decrypt,
+            )
         })
     }
 
@@ -1231,8 +1280,12 @@ impl LocalKms {
         context: &EncryptionContext,
         key_id: Option<&str>,
         rec: &mut Rec,
-        use_cache: bool,
+        purpose: DecryptFor,
     ) -> Result<Plaintext, KmsError> {
+        let (action, use_cache) = match purpose {
+            DecryptFor::Decrypt => ("kms:Decrypt", true),
+            DecryptFor::ReEncrypt => ("kms:ReEncryptFrom", false),
+        };
         let ctx_hash = blob::context_digest(context)?;
         let parsed = blob::parse(ciphertext_blob)?;
         let header = *parsed.header();
@@ -1262,6 +1315,7 @@ impl LocalKms {
             }
         };
         rec.key_id = Some(arn.clone());
+        self.authorize(key, &arn, action, Some(context))?;
         require_usable(key, &arn)?;
         rec.key_version = Some(header.key_version);
         let version = key.version(header.key_version).ok_or_else(|| {
@@ -1305,7 +1359,7 @@ impl LocalKms {
                     request.source_context,
                     request.source_key_id,
                     &mut source,
-                    false,
+                    DecryptFor::ReEncrypt,
                 )
                 .inspect_err(|_| {
                     rec.message = source.key_id.as_ref().map(|k| format!("source key {k}"));
@@ -1320,6 +1374,7 @@ impl LocalKms {
                 plaintext.plaintext.as_bytes(),
                 request.destination_context,
                 rec,
+                "kms:ReEncryptTo",
             )?;
             Ok(ReEncrypted {
                 ciphertext,
@@ -1342,6 +1397,15 @@ impl LocalKms {
             Ok(SecretBytes::from(bytes))
         })
     }
+}
+
+/// Why a blob is decrypted: its action in key policies, and whether the cache may serve it.
+#[derive(Clone, Copy)]
+enum DecryptFor {
+    /// `Decrypt` (`kms:Decrypt`; cached).
+    Decrypt,
+    /// The source of `ReEncrypt` (`kms:ReEncryptFrom`; never cached: the plaintext stays inside).
+    ReEncrypt,
 }
 
 fn pending(arn: &str) -> KmsError {
@@ -1507,6 +1571,29 @@ impl Kms for LocalKms {
 
     async fn generate_random(&self, number_of_bytes: usize) -> Result<SecretBytes, KmsError> {
         self.op_generate_random(number_of_bytes)
+    }
+
+    async fn get_key_policy(&self, key_id: &str) -> Result<String, KmsError> {
+        self.op_get_key_policy(key_id)
+    }
+
+    async fn put_key_policy(
+        &self,
+        key_id: &str,
+        policy: &str,
+        bypass_policy_lockout_safety_check: bool,
+    ) -> Result<(), KmsError> {
+        self.op_put_key_policy(key_id, policy, bypass_policy_lockout_safety_check)
+    }
+
+    async fn list_key_policies(&self, key_id: &str) -> Result<Vec<String>, KmsError> {
+        self.op_list_key_policies(key_id)
+    }
+
+    /// The same keystore acting for the delegation's principal, its audit events naming this
+    /// handle's principal as the service that called.
+    fn on_behalf_of(&self, delegation: &Delegation) -> Arc<dyn Kms> {
+        Arc::new(self.delegated(delegation, &self.caller.principal))
     }
 }
 

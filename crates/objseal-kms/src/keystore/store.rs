@@ -220,6 +220,10 @@ pub(crate) struct KeyRecord {
     pub(crate) pending_window_days: Option<u32>,
     #[serde(default)]
     pub(crate) rotation: Rotation,
+    /// The key policy document as it was put (validated then); `None` for keys made before key
+    /// policies existed, which have the account-wide default policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) policy: Option<String>,
     /// Versions 1..=n in order; never empty.
     #[serde(deserialize_with = "deserialize_versions")]
     pub(crate) versions: Vec<KeyVersion>,

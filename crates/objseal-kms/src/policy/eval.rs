@@ -9,6 +9,10 @@ use super::{Effect, Patterns, Policy, Principals, Statement, pattern};
 pub struct RequestContext {
     /// The principal's ARN (`arn:aws:iam::<account>:user/<name>`).
     pub principal: String,
+    /// The ARNs of the principal's groups (`arn:aws:iam::<account>:group/<name>`): a statement
+    /// naming a group applies to its members (an objseal extension; AWS resource policies cannot
+    /// name groups).
+    pub groups: Vec<String>,
     /// The action (`kms:Decrypt`, `s3:PutObject`).
     pub action: String,
     /// The resource's ARN.
@@ -24,8 +28,16 @@ impl RequestContext {
             principal: principal.to_owned(),
             action: action.to_owned(),
             resource: resource.to_owned(),
+            groups: Vec::new(),
             conditions: BTreeMap::new(),
         }
+    }
+
+    /// Adds the principal's group ARNs.
+    #[must_use]
+    pub fn with_groups(mut self, groups: impl IntoIterator<Item = String>) -> Self {
+        self.groups.extend(groups);
+        self
     }
 
     /// Adds a condition value (the key is lowercased).
@@ -71,18 +83,32 @@ fn patterns_match(patterns: &Patterns, text: &str, ignore_case: bool) -> bool {
     }
 }
 
+/// Whether one listed principal names the request's principal: its ARN, one of its groups, or its
+/// account — by account id or as `arn:aws:iam::<account>:root`, which (there being no IAM policies
+/// to delegate to) stands for every principal of the account.
+fn principal_matches(listed: &str, ctx: &RequestContext) -> bool {
+    let account = ctx.principal.split(':').nth(4).filter(|a| !a.is_empty());
+    let names_account = match listed.strip_prefix("arn:aws:iam::") {
+        Some(rest) => rest
+            .strip_suffix(":root")
+            .is_some_and(|a| Some(a) == account),
+        None => {
+            listed.len() == 12
+                && listed.bytes().all(|b| b.is_ascii_digit())
+                && Some(listed) == account
+        }
+    };
+    names_account
+        || pattern::matches(listed, &ctx.principal)
+        || ctx.groups.iter().any(|g| pattern::matches(listed, g))
+}
+
 impl Statement {
     /// Whether the statement applies to the request (its effect aside).
     pub fn applies(&self, ctx: &RequestContext) -> bool {
         let principal = match &self.principals {
             None | Some(Principals::Anyone) => true,
-            Some(Principals::Listed(list)) => list.iter().any(|p| {
-                pattern::matches(p, &ctx.principal)
-                    // An account id names every principal of that account.
-                    || (p.len() == 12
-                        && p.bytes().all(|b| b.is_ascii_digit())
-                        && ctx.principal.split(':').nth(4) == Some(p.as_str()))
-            }),
+            Some(Principals::Listed(list)) => list.iter().any(|p| principal_matches(p, ctx)),
         };
         principal
             && patterns_match(&self.actions, &ctx.action, true)

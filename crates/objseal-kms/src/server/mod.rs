@@ -56,8 +56,12 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use zeroize::Zeroizing;
 
-use crate::Kms;
 use crate::audit::{AuditEvent, AuditLog};
+use crate::principal::{Identity, Principal};
+pub use crate::remote_headers::{
+    ON_BEHALF_OF_HEADER, SOURCE_ADDRESS_HEADER, SOURCE_REQUEST_ID_HEADER,
+};
+use crate::{Delegation, Kms};
 use protocol::{ErrorReply, Operation};
 
 /// The default limit on a request body: 256 KiB.
@@ -84,11 +88,21 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// The service name in SigV4 credential scopes.
 pub const SERVICE: &str = "kms";
 
-/// An access key: id and secret, as for AWS, and optionally the only keys it may use.
+/// An access key: id and secret, as for AWS, the principal it belongs to, and optionally the only
+/// keys it may use.
 #[derive(Clone)]
 pub struct AccessKey {
-    /// The access key id (`AWS_ACCESS_KEY_ID`), also the principal in the audit log.
+    /// The access key id (`AWS_ACCESS_KEY_ID`).
     pub id: String,
+    /// The principal's name (its ARN is `arn:aws:iam::<account>:user/<name>`); the access key id
+    /// for keys made with [`AccessKey::new`].
+    pub name: String,
+    /// The principal's groups.
+    pub groups: Vec<String>,
+    /// `Some(service)`: a service principal, which may sign requests on behalf of another
+    /// principal of this server (naming it in the signed [`ON_BEHALF_OF_HEADER`]); the key
+    /// policies then see that principal, with `kms:ViaService` = `<service>.<region>.amazonaws.com`.
+    pub service: Option<String>,
     /// The secret access key (`AWS_SECRET_ACCESS_KEY`); wiped when dropped, never printed.
     pub secret: Zeroizing<String>,
     /// `None`: every key. `Some(list)`: only the KMS keys whose key id or key ARN is listed; such an
@@ -97,13 +111,41 @@ pub struct AccessKey {
 }
 
 impl AccessKey {
-    /// An access key allowed every KMS key.
+    /// An access key allowed every KMS key, of a principal named after it.
     pub fn new(id: impl Into<String>, secret: impl Into<String>) -> Self {
+        let id = id.into();
         Self {
-            id: id.into(),
+            name: id.clone(),
+            id,
             secret: Zeroizing::new(secret.into()),
+            groups: Vec::new(),
+            service: None,
             allowed_keys: None,
         }
+    }
+
+    /// The access key of a named principal.
+    pub fn from_principal(principal: &Principal) -> Self {
+        Self {
+            id: principal.access_key_id.clone(),
+            name: principal.name.clone(),
+            secret: principal.secret.clone(),
+            groups: principal.groups.clone(),
+            service: principal.service.clone(),
+            allowed_keys: None,
+        }
+    }
+
+    /// The identity requests signed with this key act as, in `account_id`.
+    pub fn identity(&self, account_id: &str) -> Identity {
+        Principal {
+            name: self.name.clone(),
+            access_key_id: self.id.clone(),
+            secret: Zeroizing::new(String::new()),
+            groups: self.groups.clone(),
+            service: None,
+        }
+        .identity(account_id)
     }
 
     /// Limits this access key to the KMS keys listed by key id or key ARN (not by alias: aliases
@@ -130,7 +172,10 @@ impl fmt::Debug for AccessKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AccessKey")
             .field("id", &self.id)
+            .field("name", &self.name)
             .field("secret", &"<redacted>")
+            .field("groups", &self.groups)
+            .field("service", &self.service)
             .field("allowed_keys", &self.allowed_keys)
             .finish()
     }
@@ -154,6 +199,11 @@ pub enum AuditScope {
 pub struct Caller {
     /// The access key id that signed the request.
     pub principal: String,
+    /// The principal that signed it.
+    pub identity: Identity,
+    /// When a service principal signed it on behalf of another principal: that principal and the
+    /// service (hand it to [`Kms::on_behalf_of`] of the signer's [`Kms`]).
+    pub delegation: Option<Delegation>,
     /// The client's socket address.
     pub source: Option<SocketAddr>,
     /// The request id returned to the client (`x-amzn-RequestId`).
@@ -164,11 +214,41 @@ pub struct Caller {
 /// `|c| Arc::new(local.with_principal(&c.principal).with_request_id(&c.request_id))`.
 pub type KmsForCaller = Arc<dyn Fn(&Caller) -> Arc<dyn Kms> + Send + Sync>;
 
+/// The [`KmsForCaller`] of the embedded keystore: each request runs as the principal that signed it
+/// (key policies are checked for it), or — when a service principal signed it on another's
+/// behalf — as that principal through the service; the keystore's audit events carry the source
+/// address and request id. Pair it with [`AuditScope::NotSeenByKms`].
+///
+/// ```
+/// use objseal_kms::server::{AccessKey, AuditScope, KmsServer, ServerConfig, local_for_callers};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let local = objseal_kms::LocalKms::open(objseal_kms::LocalKmsConfig::new(
+///     dir.path().join("keys"), objseal_kms::RootKey::from_bytes([1; 32]))).unwrap();
+/// let config = ServerConfig::new("us-east-1", vec![AccessKey::new("AKID", "secret")]);
+/// let server = KmsServer::per_caller(config, local_for_callers(local)).unwrap();
+/// ```
+pub fn local_for_callers(local: crate::LocalKms) -> KmsForCaller {
+    Arc::new(move |caller: &Caller| {
+        let mut handle = local
+            .with_identity(caller.identity.clone())
+            .with_request_id(&caller.request_id);
+        if let Some(source) = caller.source {
+            handle = handle.with_source(source.to_string());
+        }
+        match &caller.delegation {
+            Some(d) => handle.on_behalf_of(d),
+            None => Arc::new(handle),
+        }
+    })
+}
+
 /// How the server runs.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// The region that SigV4 scopes must name (clients must use the same, e.g. `us-east-1`).
     pub region: String,
+    /// The account id in principals' ARNs ([`crate::keystore::DEFAULT_ACCOUNT_ID`]).
+    pub account_id: String,
     /// The access keys that may sign requests; at least one.
     pub access_keys: Vec<AccessKey>,
     /// The largest request body accepted ([`DEFAULT_MAX_BODY_BYTES`]).
@@ -191,6 +271,7 @@ impl ServerConfig {
     pub fn new(region: impl Into<String>, access_keys: Vec<AccessKey>) -> Self {
         Self {
             region: region.into(),
+            account_id: crate::keystore::DEFAULT_ACCOUNT_ID.into(),
             access_keys,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
@@ -517,7 +598,14 @@ impl KmsServer {
                 "The security token included in the request is invalid.",
             ));
         };
-        audit.principal = access_key_id;
+        let identity = principal.identity(&config.account_id);
+        audit.principal.clone_from(&identity.arn);
+        let delegation = self.delegation(parts, principal, &identity)?;
+        if let Some(d) = &delegation {
+            audit.principal.clone_from(&d.identity.arn);
+            audit.invoked_by = Some(identity.arn.clone());
+            audit.via_service = Some(d.via_service.clone());
+        }
 
         if parts.method != hyper::Method::POST || parts.uri.path() != "/" {
             return Err(ErrorReply::unknown_operation(
@@ -549,9 +637,14 @@ impl KmsServer {
             )));
         }
         let kms = match &self.shared.backend {
-            Backend::Shared(kms) => Arc::clone(kms),
+            Backend::Shared(kms) => match &delegation {
+                Some(d) => kms.on_behalf_of(d),
+                None => Arc::clone(kms),
+            },
             Backend::PerCaller(kms_for) => kms_for(&Caller {
                 principal: principal.id.clone(),
+                identity,
+                delegation,
                 source: peer,
                 request_id: request_id.to_owned(),
             }),
@@ -566,6 +659,63 @@ impl KmsServer {
         let result = protocol::dispatch(&mut call, &body).await;
         *reached_kms = call.reached_kms;
         result
+    }
+}
+
+impl KmsServer {
+    /// The principal a service principal's request is made for, if it names one: only service
+    /// principals may, and the header must be signed. A principal known here has its groups (this
+    /// server's view, never the service's claim); one that is not (the service's own users) is
+    /// `arn:aws:iam::<account>:user/<name>` without groups.
+    fn delegation(
+        &self,
+        parts: &hyper::http::request::Parts,
+        signer: &AccessKey,
+        signer_identity: &Identity,
+    ) -> Result<Option<Delegation>, ErrorReply> {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(256).collect::<String>())
+        };
+        let Some(name) = header(ON_BEHALF_OF_HEADER) else {
+            return Ok(None);
+        };
+        let denied = |why: String| {
+            ErrorReply::from(crate::KmsError::AccessDenied(format!(
+                "{} may not act on behalf of {name:?}: {why}",
+                signer_identity.arn
+            )))
+        };
+        let Some(service) = &signer.service else {
+            return Err(denied("it is not a service principal".into()));
+        };
+        let signed = parts
+            .headers
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| sigv4::parse_authorization(v).ok())
+            .is_some_and(|a| a.signed_headers.iter().any(|h| h == ON_BEHALF_OF_HEADER));
+        if !signed {
+            return Err(denied(format!(
+                "the {ON_BEHALF_OF_HEADER} header is not signed"
+            )));
+        }
+        let config = &self.shared.config;
+        let identity = match self.shared.keys.values().find(|k| k.name == name) {
+            Some(principal) => principal.identity(&config.account_id),
+            None => Principal::new(name.clone(), "-", "-")
+                .identity_checked(&config.account_id)
+                .map_err(|e| denied(e.to_string()))?,
+        };
+        Ok(Some(Delegation {
+            identity,
+            via_service: format!("{service}.{}.amazonaws.com", config.region),
+            source: header(SOURCE_ADDRESS_HEADER),
+            request_id: header(SOURCE_REQUEST_ID_HEADER),
+        }))
     }
 }
 

@@ -21,8 +21,8 @@ use zeroize::Zeroizing;
 
 use crate::audit::AuditEvent;
 use crate::{
-    CreateKeyRequest, DataKeySpec, EncryptionContext, KeyMetadata, KeyState, Kms, KmsError,
-    ReEncryptRequest,
+    CreateKeyRequest, DEFAULT_POLICY_NAME, DataKeySpec, EncryptionContext, KeyMetadata, KeyState,
+    Kms, KmsError, ReEncryptRequest,
 };
 
 use super::AccessKey;
@@ -79,6 +79,9 @@ operations!(
     ListKeyRotations,
     ScheduleKeyDeletion,
     CancelKeyDeletion,
+    PutKeyPolicy,
+    GetKeyPolicy,
+    ListKeyPolicies,
 );
 
 /// An error answer: HTTP status, AWS error name (`__type`) and message.
@@ -176,8 +179,8 @@ struct Input {
     custom_key_store_id: Option<String>,
     xks_key_id: Option<String>,
     policy: Option<String>,
+    policy_name: Option<String>,
     multi_region: Option<bool>,
-    #[allow(dead_code)]
     bypass_policy_lockout_safety_check: Option<bool>,
     encryption_algorithm: Option<String>,
     source_encryption_algorithm: Option<String>,
@@ -974,6 +977,9 @@ pub(crate) async fn dispatch(
                 s.key_id.len(),
             )
         }
+        Operation::GetKeyPolicy | Operation::PutKeyPolicy | Operation::ListKeyPolicies => {
+            key_policy(call, input).await
+        }
         Operation::RotateKeyOnDemand | Operation::CancelKeyDeletion => {
             let key_id = check_key_id("keyId", input.key_id)?;
             let key_id = call.authorize(&key_id).await?;
@@ -1164,10 +1170,8 @@ async fn create_key(call: &mut Call<'_>, input: Input) -> Result<Zeroizing<Vec<u
     if input.multi_region == Some(true) {
         return Err(unsupported("multi-Region keys are not supported"));
     }
-    if input.policy.is_some() {
-        return Err(unsupported(
-            "key policies are not supported: access is granted per access key by the server's configuration",
-        ));
+    if let Some(policy) = &input.policy {
+        check_len("policy", policy, 1, MAX_POLICY_MEMBER_LEN)?;
     }
     let mut tags = std::collections::BTreeMap::new();
     let tag_list = input.tags.unwrap_or_default();
@@ -1196,11 +1200,81 @@ async fn create_key(call: &mut Call<'_>, input: Input) -> Result<Zeroizing<Vec<u
     }
     let m = call
         .kms()
-        .create_key(CreateKeyRequest { description, tags })
+        .create_key(CreateKeyRequest {
+            description,
+            tags,
+            policy: input.policy,
+            bypass_policy_lockout_safety_check: input
+                .bypass_policy_lockout_safety_check
+                .unwrap_or(false),
+        })
         .await?;
     call.audit.key_id = Some(m.arn.clone());
     call.audit.key_version = Some(m.current_version);
     key_metadata_result(&m)
+}
+
+/// AWS's length constraint on the `Policy` member (a `ValidationException` beyond it); the key
+/// policy limit itself, 32 KiB, is the keystore's (`MalformedPolicyDocumentException`).
+const MAX_POLICY_MEMBER_LEN: usize = 131_072;
+
+/// `GetKeyPolicy`, `PutKeyPolicy`, `ListKeyPolicies`: the one policy, named `default`.
+async fn key_policy(call: &mut Call<'_>, input: Input) -> Result<Zeroizing<Vec<u8>>, ErrorReply> {
+    let op = call.operation;
+    let key_id = check_key_id("keyId", input.key_id)?;
+    // PolicyName is optional (AWS defaults it to `default`), and `default` is the only one.
+    if let Some(name) = &input.policy_name {
+        check_len("policyName", name, 1, 128)?;
+        if name != DEFAULT_POLICY_NAME {
+            return Err(KmsError::NotFound(format!(
+                "No such policy: {}; a key has one policy, named {DEFAULT_POLICY_NAME}",
+                name.chars().take(128).collect::<String>()
+            ))
+            .into());
+        }
+    }
+    let key_id = call.authorize(&key_id).await?;
+    match op {
+        Operation::GetKeyPolicy => {
+            let policy = call.kms().get_key_policy(&key_id).await?;
+            #[derive(serde::Serialize)]
+            #[serde(rename_all = "PascalCase")]
+            struct Out<'a> {
+                policy: &'a str,
+                policy_name: &'static str,
+            }
+            json(
+                &Out {
+                    policy: &policy,
+                    policy_name: DEFAULT_POLICY_NAME,
+                },
+                policy.len() * 2,
+            )
+        }
+        Operation::PutKeyPolicy => {
+            let policy = required(input.policy, "policy")?;
+            check_len("policy", &policy, 1, MAX_POLICY_MEMBER_LEN)?;
+            let bypass = input.bypass_policy_lockout_safety_check.unwrap_or(false);
+            call.kms().put_key_policy(&key_id, &policy, bypass).await?;
+            empty_result()
+        }
+        _ => {
+            let names = call.kms().list_key_policies(&key_id).await?;
+            #[derive(serde::Serialize)]
+            #[serde(rename_all = "PascalCase")]
+            struct Out<'a> {
+                policy_names: &'a [String],
+                truncated: bool,
+            }
+            json(
+                &Out {
+                    policy_names: &names,
+                    truncated: false,
+                },
+                64,
+            )
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1209,7 +1283,7 @@ mod tests {
 
     #[test]
     fn operation_names_round_trip() {
-        assert_eq!(Operation::ALL.len(), 21);
+        assert_eq!(Operation::ALL.len(), 24);
         for op in Operation::ALL {
             assert_eq!(Operation::from_name(op.name()), Some(*op));
         }

@@ -99,6 +99,7 @@ pub async fn lifecycle(kms: &dyn Kms, expect: Expect) {
         .create_key(CreateKeyRequest {
             description: format!("scenario key ({name})"),
             tags: tags.clone(),
+            ..Default::default()
         })
         .await
         .unwrap_or_else(|e| panic!("{name}: create_key: {e}"));

@@ -4,7 +4,7 @@ Run by crates/objseal-kms/tests/server_peers.rs with the peers' virtualenv pytho
 
     OBJSEAL_KMS_ENDPOINT=http://127.0.0.1:PORT  (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION set)
 
-create-key -> alias -> generate-data-key -> decrypt -> context mismatch refused -> encrypt /
+create-key -> alias -> key policies (get / list / put, malformed refused) -> generate-data-key -> decrypt -> context mismatch refused -> encrypt /
 re-encrypt / generate-random -> rotate-key-on-demand -> decrypt the old blob -> rotation settings ->
 disable-key (generate-data-key refused: DisabledException) -> enable -> schedule-key-deletion
 (refused: KMSInvalidStateException) -> cancel -> schedule again -> paginated listing -> wrong
@@ -13,6 +13,7 @@ first mismatch.
 """
 
 import datetime
+import json
 import os
 import sys
 
@@ -84,6 +85,23 @@ for ref in (key_id, arn, "alias/boto3-scenario", f"arn:aws:kms:{REGION}:{m['AWSA
     check(kms.describe_key(KeyId=ref)["KeyMetadata"]["KeyId"] == key_id, f"describe {ref}")
 aliases = kms.list_aliases(KeyId=key_id)["Aliases"]
 check([a["AliasName"] for a in aliases] == ["alias/boto3-scenario"], f"aliases {aliases}")
+
+step("key policies")
+# The principal signing here is named after its access key id (`objseal kms serve --access-key`).
+me = f"arn:aws:iam::{m['AWSAccountId']}:user/{os.environ['AWS_ACCESS_KEY_ID']}"
+check(kms.list_key_policies(KeyId=key_id)["PolicyNames"] == ["default"], "policy names")
+default = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+check(default["Version"] == "2012-10-17" and default["Statement"], f"default policy {default}")
+policy = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Sid": "Owner", "Effect": "Allow", "Principal": {"AWS": me}, "Action": "kms:*", "Resource": "*"},
+    {"Sid": "NoOneElse", "Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{m['AWSAccountId']}:user/mallory"},
+     "Action": "kms:*", "Resource": "*"}]})
+kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=policy)
+check(kms.get_key_policy(KeyId=key_id)["Policy"] == policy, "the policy put is the policy got")
+refused("MalformedPolicyDocumentException", kms.put_key_policy, KeyId=key_id, PolicyName="default",
+        Policy='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "kms:Fly", "Resource": "*"}]}')
+refused("MalformedPolicyDocumentException", kms.put_key_policy, KeyId=key_id, PolicyName="default", Policy="not json")
+check(kms.get_key_policy(KeyId=key_id)["Policy"] == policy, "a refused policy changes nothing")
 
 step("generate-data-key")
 ctx = {"bucket": "photos", "object": "2024/cat.jpg"}

@@ -21,6 +21,12 @@ pub const SECRET: &str = "objseal-test-secret-key";
 pub const LIMITED_AKID: &str = "AKIDLIMITED";
 pub const LIMITED_SECRET: &str = "limited-secret";
 
+/// The ARN audit events name a principal by: `AccessKey::new` names the principal after its
+/// access key id, in the server's default account.
+pub fn arn_of(name: &str) -> String {
+    objseal_kms::principal::user_arn(objseal_kms::keystore::DEFAULT_ACCOUNT_ID, name)
+}
+
 /// A `LocalKms` in a temporary directory, served over HTTP, with the server's audit log.
 pub struct TestServer {
     pub server: Option<RunningServer>,

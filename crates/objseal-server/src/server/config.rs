@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use objseal_kms::RootKey;
+use objseal_kms::principal::Principal;
 use objseal_kms::remote::RemoteConfig;
 
 use super::credentials::AccessKey;
@@ -59,8 +60,12 @@ pub struct ServerConfig {
     /// Serve SSE-KMS from this AWS-KMS-compatible service instead of the embedded keystore.
     pub remote_kms: Option<RemoteConfig>,
     /// The access keys clients sign with; empty: the pair stored in `<data>/credentials`, made
-    /// on first start.
+    /// on first start (the principal `admin`). Each configured key is a principal named after its
+    /// id, or `admin` when it is the only one. Not together with [`ServerConfig::principals`].
     pub access_keys: Vec<AccessKey>,
+    /// Named principals (from a principals file): who may sign requests. Bucket policies name
+    /// them `arn:aws:iam::000000000000:user/<name>`, and SSE-KMS calls are made on their behalf.
+    pub principals: Vec<Principal>,
     /// Serve HTTPS with this certificate; `None`: plain HTTP.
     pub tls: Option<TlsFiles>,
     /// The SSE layer's settings, among them the default KMS key (created on first start when it
@@ -86,6 +91,7 @@ impl ServerConfig {
             root_key: None,
             remote_kms: None,
             access_keys: Vec::new(),
+            principals: Vec::new(),
             tls: None,
             sse: SseConfig::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,

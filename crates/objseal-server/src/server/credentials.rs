@@ -15,6 +15,8 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
+use objseal_kms::principal::{DEFAULT_ADMIN, Principal};
+
 use super::ServerError;
 use super::fsutil::{read_secret_file, write_new_secret_file};
 
@@ -110,6 +112,50 @@ pub enum CredentialSource {
 pub(crate) struct Credentials {
     pub keys: Vec<AccessKey>,
     pub source: CredentialSource,
+}
+
+/// The server's principals: the configured ones ([`ServerConfig::principals`]), else one per
+/// access key of [`load_or_create`] — `admin` for the stored or generated pair and for a single
+/// configured key, the key's id otherwise. Also returns the access keys, for the printout.
+///
+/// [`ServerConfig::principals`]: super::ServerConfig::principals
+pub(crate) fn principals(
+    config: &super::ServerConfig,
+) -> Result<(Credentials, Vec<Principal>), ServerError> {
+    if !config.principals.is_empty() {
+        if !config.access_keys.is_empty() {
+            return Err(ServerError::Config(
+                "give either principals or access keys, not both".into(),
+            ));
+        }
+        objseal_kms::principal::check_all(&config.principals)
+            .map_err(|e| ServerError::Config(e.to_string()))?;
+        let keys = config
+            .principals
+            .iter()
+            .map(|p| AccessKey::new(p.access_key_id.clone(), p.secret.as_str()))
+            .collect();
+        let credentials = Credentials {
+            keys,
+            source: CredentialSource::Configured,
+        };
+        return Ok((credentials, config.principals.clone()));
+    }
+    let credentials = load_or_create(&config.data_dir, &config.access_keys)?;
+    let single = credentials.keys.len() == 1;
+    let principals = credentials
+        .keys
+        .iter()
+        .map(|k| {
+            let name = if single || credentials.source != CredentialSource::Configured {
+                DEFAULT_ADMIN.to_owned()
+            } else {
+                k.id.clone()
+            };
+            Principal::new(name, k.id.clone(), k.secret.as_str())
+        })
+        .collect();
+    Ok((credentials, principals))
 }
 
 /// The configured keys, else the stored pair, else a new pair written to `<data>/credentials`.

@@ -3,7 +3,8 @@
 //! For every request the wrapper:
 //!
 //! 1. draws a request id and puts it, with the connection's [`Transport`], into the request's
-//!    extensions (the SSE layer reads both; s3s hands extensions on to every operation);
+//!    extensions (the SSE layer reads both; s3s hands extensions on to every operation), and a
+//!    handle to the service itself (the `?encryption` route sends requests on through it);
 //! 2. calls the S3 service;
 //! 3. sets `x-amz-request-id` on the answer, and on an XML error adds `<RequestId>` to the body
 //!    as Amazon S3 does;
@@ -150,7 +151,10 @@ async fn connection<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let s3 = serving.service.clone();
-    let transport = Transport { tls };
+    let transport = Transport {
+        tls,
+        peer: Some(peer),
+    };
     let service = hyper::service::service_fn(move |request| {
         let s3 = s3.clone();
         async move {
@@ -181,6 +185,9 @@ async fn handle(
     let path = request.uri().path().to_owned();
     request.extensions_mut().insert(transport);
     request.extensions_mut().insert(id.clone());
+    request
+        .extensions_mut()
+        .insert(super::routes::encryption::Dispatch(s3.clone()));
     let mut response = match s3.call(request).await {
         Ok(response) => response,
         Err(e) => {
@@ -331,7 +338,7 @@ mod tests {
         let service = s3s::service::S3ServiceBuilder::new(Probe).build();
         for tls in [false, true] {
             let request = Request::get("/").body(Body::empty()).unwrap();
-            let response = handle(&service, request, Transport { tls }, None).await;
+            let response = handle(&service, request, Transport { tls, peer: None }, None).await;
             assert_eq!(response.status(), StatusCode::BAD_REQUEST);
             let id = response.headers()[REQUEST_ID_HEADER]
                 .to_str()

@@ -137,9 +137,50 @@ pub(crate) async fn open_kms(
     Ok((Arc::new(kms), KmsKind::Embedded(store)))
 }
 
-/// Makes sure `key` (the default SSE-KMS key) exists: an alias that names no key gets a new key.
-/// Returns the key's ARN.
-pub(crate) async fn ensure_default_key(kms: &dyn Kms, key: &str) -> Result<String, ServerError> {
+/// The policy the server gives the default SSE-KMS key it creates, in the shape of Amazon S3's
+/// managed `aws/s3` key: every principal of the account may use it, but only through the S3 server
+/// (`kms:ViaService`), and may read its metadata and policy; nobody may use it directly. The
+/// keystore's operator (or a principal the KMS operator grants it) administers it.
+///
+/// ```
+/// let p = objseal_server::server::default_key_policy("000000000000", "us-east-1");
+/// assert!(p.contains("s3.us-east-1.amazonaws.com"));
+/// ```
+pub fn default_key_policy(account_id: &str, region: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Id": "objseal-default-s3-key",
+        "Statement": [
+            {
+                "Sid": "Allow use through the objseal S3 server for all principals in the account",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {
+                    "kms:CallerAccount": account_id,
+                    "kms:ViaService": format!("s3.{region}.amazonaws.com"),
+                }},
+            },
+            {
+                "Sid": "Allow the account to read the key's metadata",
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{account_id}:root")},
+                "Action": ["kms:Describe*", "kms:Get*", "kms:List*"],
+                "Resource": "*",
+            },
+        ],
+    })
+    .to_string()
+}
+
+/// Makes sure `key` (the default SSE-KMS key) exists: an alias that names no key gets a new key,
+/// with [`default_key_policy`] once it is named. Returns the key's ARN.
+pub(crate) async fn ensure_default_key(
+    kms: &dyn Kms,
+    key: &str,
+    region: &str,
+) -> Result<String, ServerError> {
     match kms.describe_key(key).await {
         Ok(m) => return Ok(m.arn),
         Err(KmsError::NotFound(_)) if key.starts_with("alias/") => {}
@@ -159,6 +200,15 @@ pub(crate) async fn ensure_default_key(kms: &dyn Kms, key: &str) -> Result<Strin
         .map_err(|e| ServerError::kms(format!("creating the default KMS key {key}"), e))?;
     match kms.create_alias(key, &created.key_id).await {
         Ok(()) => {
+            // The creator's default policy let this server name the key; now the managed-key
+            // policy, which leaves its author out on purpose (hence the bypass).
+            kms.put_key_policy(
+                &created.key_id,
+                &default_key_policy(&created.account_id, region),
+                true,
+            )
+            .await
+            .map_err(|e| ServerError::kms(format!("setting the policy of {key}"), e))?;
             tracing::info!(key_id = %created.key_id, alias = key, "created the default KMS key");
             Ok(created.arn)
         }

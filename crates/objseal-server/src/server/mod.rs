@@ -49,6 +49,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use self::access::{ACCESS_LOG_FILE, AccessRecord, read_access_log};
 pub use self::config::{
     DEFAULT_DATA_DIR, DEFAULT_HEADER_TIMEOUT, DEFAULT_KMS_KEY_ALIAS, DEFAULT_LISTEN,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE, ServerConfig, TlsFiles,
@@ -60,7 +61,7 @@ pub use self::error::ServerError;
 pub use self::http::{REQUEST_ID_HEADER, RequestId};
 pub use self::keys::{
     KEYSTORE_PATH, KMS_PRINCIPAL, KmsKind, ROOT_KEY_FILE, RootKeySource, SSE_S3_KEK_ID,
-    SSE_S3_KEK_LABEL,
+    SSE_S3_KEK_LABEL, default_key_policy,
 };
 use crate::metrics::Metrics;
 use crate::{LocalStore, SseLayer};
@@ -109,13 +110,19 @@ impl Server {
         let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
         let (root_key, root_key_source) =
             keys::root_key(&config.data_dir, config.root_key.as_ref())?;
-        let credentials = credentials::load_or_create(&config.data_dir, &config.access_keys)?;
+        let (credentials, principals) = credentials::principals(&config)?;
+        let directory = Arc::new(crate::principals::Directory::new(&principals));
+        let access_log = access::open_log(&config.data_dir)?;
         let sse_s3 = keys::sse_s3_kek(&root_key)?;
         let upload_id_key = keys::upload_id_key(&root_key);
         let (kms, kms_kind) = keys::open_kms(&config, &root_key).await?;
         drop(root_key);
-        let default_kms_key_arn =
-            keys::ensure_default_key(kms.as_ref(), &config.sse.default_kms_key).await?;
+        let default_kms_key_arn = keys::ensure_default_key(
+            kms.as_ref(),
+            &config.sse.default_kms_key,
+            &config.sse.region,
+        )
+        .await?;
 
         if tracing::enabled!(target: "s3s", tracing::Level::DEBUG) {
             tracing::warn!(
@@ -131,7 +138,8 @@ impl Server {
             *upload_id_key,
             config.sse.clone(),
             Arc::clone(&metrics),
-        );
+        )
+        .with_principals(Arc::clone(&directory));
         let mut auth = SimpleAuth::new();
         for key in &credentials.keys {
             auth.register(key.id.clone(), key.secret.as_str().into());
@@ -143,12 +151,14 @@ impl Server {
             .map_err(|e| ServerError::Config(format!("reading the bucket policies: {e}")))?;
         let gate = access::PolicyGate {
             policies: layer.bucket_policies(),
+            directory,
+            log: access_log,
         };
         let mut builder = S3ServiceBuilder::new(layer);
         builder.set_auth(auth);
         builder.set_access(gate);
         builder.set_validation(routes::ReservedNames);
-        builder.set_route(routes::AdminRoute {
+        builder.set_route(routes::ServerRoutes {
             metrics: Arc::clone(&metrics),
         });
         let service = builder.build();

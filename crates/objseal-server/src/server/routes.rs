@@ -1,12 +1,17 @@
-//! The server's own endpoints under `/_objseal/`, answered without authentication:
+//! The server's custom routes (s3s takes one route; `ServerRoutes` is all of them):
 //!
-//! * `GET /_objseal/health` → `200 ok` while the server runs;
-//! * `GET /_objseal/metrics` → the Prometheus text exposition of [`Metrics`].
+//! * its own endpoints under `/_objseal/`, answered without authentication:
+//!   `GET /_objseal/health` → `200 ok` while the server runs, and `GET /_objseal/metrics` → the
+//!   Prometheus text exposition of [`Metrics`];
+//! * `PUT` / `GET /{bucket}?encryption`, for the part of the bucket encryption configuration
+//!   s3s does not know (`BlockedEncryptionTypes`; see `routes/encryption.rs`).
 //!
 //! S3 bucket names cannot start with `_`, so the prefix never hides a bucket. s3s validates the
 //! bucket part of every path before custom routes see it, so the server's name validation lets
 //! exactly `_objseal` through besides the names AWS allows, and its custom route takes every
 //! request under it (anything else there is `404` or `405`): no S3 operation sees the name.
+
+pub(crate) mod encryption;
 
 use std::sync::Arc;
 
@@ -37,8 +42,8 @@ impl NameValidation for ReservedNames {
     }
 }
 
-/// Answers `/_objseal/…` (see the [module documentation](self)).
-pub(crate) struct AdminRoute {
+/// Answers `/_objseal/…` and `?encryption` (see the [module documentation](self)).
+pub(crate) struct ServerRoutes {
     pub metrics: Arc<Metrics>,
 }
 
@@ -62,17 +67,26 @@ fn text(status: StatusCode, body: String, content_type: &'static str) -> S3Respo
 }
 
 #[async_trait::async_trait]
-impl S3Route for AdminRoute {
-    fn is_match(&self, _: &Method, uri: &Uri, _: &HeaderMap, _: &mut Extensions) -> bool {
-        is_admin_path(uri.path())
+impl S3Route for ServerRoutes {
+    fn is_match(&self, method: &Method, uri: &Uri, _: &HeaderMap, ext: &mut Extensions) -> bool {
+        is_admin_path(uri.path()) || encryption::matches(method, uri, ext)
     }
 
-    /// Open to everyone: load balancers and Prometheus do not sign requests.
-    async fn check_access(&self, _: &mut S3Request<Body>) -> S3Result<()> {
-        Ok(())
+    /// The admin endpoints are open to everyone: load balancers and Prometheus do not sign
+    /// requests. `?encryption` needs a signature; what it may do, the access gate decides when
+    /// the route sends the request on.
+    async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
+        if is_admin_path(req.uri.path()) || req.credentials.is_some() {
+            Ok(())
+        } else {
+            Err(s3_error!(AccessDenied, "Signature is required"))
+        }
     }
 
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {
+        if !is_admin_path(req.uri.path()) {
+            return encryption::call(req).await;
+        }
         let path = req.uri.path();
         if path != HEALTH_PATH && path != METRICS_PATH {
             return Err(s3_error!(NoSuchKey, "no such objseal endpoint"));

@@ -48,6 +48,9 @@ impl<S: S3> SseLayer<S> {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
+        if let Some(done) = self.copy_in_place(&req).await? {
+            return Ok(done);
+        }
         let tls = super::is_tls(&req);
         let i = &req.input;
         let (src_bucket, src_key) = copy_source(&i.copy_source)?;
@@ -60,9 +63,9 @@ impl<S: S3> SseLayer<S> {
         if replace {
             check_user_metadata(i.metadata.as_ref())?;
         }
-        let default = self.bucket_default(&i.bucket).await?;
-        let choice =
-            write_sse_headers!(i).choose(tls, self.config.allow_ssec_over_http, default)?;
+        let choice = self
+            .choose_encryption(&i.bucket, write_sse_headers!(i), tls)
+            .await?;
         let changes_encryption = i.server_side_encryption.is_some() || i.sse_customer_key.is_some();
         if src_bucket == i.bucket && src_key == i.key && !replace && !changes_encryption {
             return Err(invalid_request(

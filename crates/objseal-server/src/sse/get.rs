@@ -266,7 +266,7 @@ impl<S: S3> SseLayer<S> {
         let (layout, checksums) =
             if with_keys || matches!(record.sealing.kind, SseKind::Customer | SseKind::None) {
                 match self
-                    .open_object_key(&record.sealing, bucket, key, customer)
+                    .open_object_key(req, &record.sealing, bucket, key, customer)
                     .await?
                 {
                     Some(object) => {

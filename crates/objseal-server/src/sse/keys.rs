@@ -9,7 +9,7 @@ use objseal_core::{
     Dek, Error as CoreError, Kek, ManifestKey, ObjectKey, ObjectParams, context_hash,
 };
 use objseal_kms::envelope;
-use s3s::S3Error;
+use s3s::{S3Error, S3Request};
 
 use super::SseLayer;
 use super::errors::{corrupt, internal, kms, wrong_customer_key};
@@ -41,8 +41,9 @@ fn customer_kek(key: &CustomerKey) -> Result<LocalKek, S3Error> {
 
 impl<S> SseLayer<S> {
     /// A new object's keys for `choice`: `None` for an unencrypted write.
-    pub(crate) async fn new_object_key(
+    pub(crate) async fn new_object_key<T>(
         &self,
+        req: &S3Request<T>,
         choice: &SseChoice,
         bucket: &str,
         key: &str,
@@ -62,7 +63,8 @@ impl<S> SseLayer<S> {
             SseChoice::Kms(k) => {
                 let key_id = k.key_id.as_deref().unwrap_or(&self.config.default_kms_key);
                 let started = Instant::now();
-                let result = envelope::new_data_key(self.kms.as_ref(), key_id, &ctx).await;
+                let handle = self.kms_for(req)?;
+                let result = envelope::new_data_key(handle.as_ref(), key_id, &ctx).await;
                 self.metrics
                     .kms_call("GenerateDataKey", started.elapsed(), result.is_ok());
                 let (dek, blob) = result.map_err(kms)?;
@@ -108,8 +110,9 @@ impl<S> SseLayer<S> {
 
     /// The keys of a stored object, checking the SSE-C rules: a customer key is required for,
     /// and only accepted for, SSE-C objects. `None` for unencrypted objects.
-    pub(crate) async fn open_object_key(
+    pub(crate) async fn open_object_key<T>(
         &self,
+        req: &S3Request<T>,
         sealing: &Sealing,
         bucket: &str,
         key: &str,
@@ -128,7 +131,8 @@ impl<S> SseLayer<S> {
                 .map_err(|_| wrong_customer_key())?,
             (SseKind::Kms, _) => {
                 let started = Instant::now();
-                let result = envelope::unwrap_data_key(self.kms.as_ref(), &blob, &ctx).await;
+                let handle = self.kms_for(req)?;
+                let result = envelope::unwrap_data_key(handle.as_ref(), &blob, &ctx).await;
                 self.metrics
                     .kms_call("Decrypt", started.elapsed(), result.is_ok());
                 result.map_err(kms)?

@@ -9,6 +9,7 @@ mod bucket;
 mod channel;
 mod checksum;
 mod copy;
+mod copy_in_place;
 mod cpu;
 mod echo;
 mod errors;
@@ -33,6 +34,7 @@ use objseal_core::wrap::LocalKek;
 use objseal_kms::Kms;
 
 use crate::metrics::Metrics;
+use crate::principals::Directory;
 pub use policy::{BucketPolicies, MAX_BUCKET_POLICY_LEN, S3_ACTIONS};
 
 /// How the layer encrypts.
@@ -54,6 +56,9 @@ pub struct SseConfig {
     /// own: `None` stores them as sent; [`DefaultEncryption::SseS3`] is Amazon S3's behaviour since
     /// 2023 (nothing stored in plaintext).
     pub default_encryption: Option<DefaultEncryption>,
+    /// The region in `kms:ViaService` (`s3.<region>.amazonaws.com`) when the layer calls the KMS
+    /// on behalf of a principal ([`SseLayer::with_principals`]).
+    pub region: String,
 }
 
 /// A server-wide default encryption ([`SseConfig::default_encryption`]).
@@ -74,6 +79,7 @@ impl Default for SseConfig {
             batch_chunks: 16,
             open_batch_chunks: 4,
             default_encryption: None,
+            region: "us-east-1".into(),
         }
     }
 }
@@ -88,6 +94,8 @@ pub struct SseLayer<S> {
     config: SseConfig,
     metrics: Arc<Metrics>,
     policies: Arc<BucketPolicies>,
+    /// `Some`: SSE-KMS calls are made on behalf of the requesting principal.
+    directory: Option<Arc<Directory>>,
 }
 
 impl<S> SseLayer<S> {
@@ -118,7 +126,50 @@ impl<S> SseLayer<S> {
             config,
             metrics,
             policies: Arc::default(),
+            directory: None,
         }
+    }
+
+    /// Makes every SSE-KMS call on behalf of the principal that signed the request (looked up in
+    /// `directory`), through [`Kms::on_behalf_of`] with `kms:ViaService` =
+    /// `s3.<region>.amazonaws.com`: the KMS checks that principal's rights on the key, so reading
+    /// an SSE-KMS object needs permission on its bucket *and* on its key. Without it, the layer
+    /// calls the KMS as itself.
+    #[must_use]
+    pub fn with_principals(mut self, directory: Arc<Directory>) -> Self {
+        self.directory = Some(directory);
+        self
+    }
+
+    /// The KMS as the principal of `req` (or as the layer itself without a directory). A request
+    /// without a known principal gets nothing from the KMS: 403 AccessDenied.
+    pub(crate) fn kms_for<T>(&self, req: &S3Request<T>) -> Result<Arc<dyn Kms>, s3s::S3Error> {
+        let Some(directory) = &self.directory else {
+            return Ok(Arc::clone(&self.kms));
+        };
+        let identity = req
+            .credentials
+            .as_ref()
+            .and_then(|c| directory.identity(&c.access_key))
+            .ok_or_else(|| {
+                s3s::s3_error!(
+                    AccessDenied,
+                    "SSE-KMS needs a signed request from a known principal"
+                )
+            })?;
+        Ok(self.kms.on_behalf_of(&objseal_kms::Delegation {
+            identity: identity.clone(),
+            via_service: format!("s3.{}.amazonaws.com", self.config.region),
+            source: req
+                .extensions
+                .get::<crate::internal::Transport>()
+                .and_then(|t| t.peer)
+                .map(|p| p.to_string()),
+            request_id: req
+                .extensions
+                .get::<crate::server::RequestId>()
+                .map(|r| r.as_str().to_owned()),
+        }))
     }
 
     /// The inner store.
@@ -149,12 +200,25 @@ pub(crate) fn inner_request<T, I>(
         method,
         uri: req.uri.clone(),
         headers: http::HeaderMap::new(),
-        extensions: http::Extensions::new(),
+        extensions: transport_of(req),
         credentials: req.credentials.clone(),
         region: req.region.clone(),
         service: req.service.clone(),
         trailing_headers: None,
     }
+}
+
+/// Only the [`Transport`](crate::internal::Transport) and request id of `req`'s extensions: who the layer's own
+/// requests are for (the KMS's audit record names the client's address).
+fn transport_of<T>(req: &S3Request<T>) -> http::Extensions {
+    let mut extensions = http::Extensions::new();
+    if let Some(t) = req.extensions.get::<crate::internal::Transport>() {
+        extensions.insert(*t);
+    }
+    if let Some(id) = req.extensions.get::<crate::server::RequestId>() {
+        extensions.insert(id.clone());
+    }
+    extensions
 }
 
 /// A request of the layer's own on behalf of nobody: no credentials, headers or extensions (a
@@ -317,7 +381,7 @@ impl<S: S3> S3 for SseLayer<S> {
         &self,
         req: S3Request<GetBucketEncryptionInput>,
     ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
-        pass!(self, "GetBucketEncryption", get_bucket_encryption, req)
+        own!(self, "GetBucketEncryption", self.get_encryption(req))
     }
     async fn delete_bucket_encryption(
         &self,

@@ -62,14 +62,15 @@ enum ManifestSigner {
 
 /// Opens an upload's keys; a different SSE-C key than the upload's is `InvalidArgument`.
 impl<S: S3> SseLayer<S> {
-    async fn upload_keys(
+    async fn upload_keys<T>(
         &self,
+        req: &S3Request<T>,
         sealing: &Sealing,
         bucket: &str,
         key: &str,
         customer: Option<&CustomerKey>,
     ) -> Result<Option<ObjectKey>, S3Error> {
-        self.open_object_key(sealing, bucket, key, customer).await.map_err(|e| {
+        self.open_object_key(req, sealing, bucket, key, customer).await.map_err(|e| {
             if sealing.kind == SseKind::Customer && *e.code() == S3ErrorCode::AccessDenied {
                 invalid_argument("The provided SSE-C key does not match the key the multipart upload was initiated with.")
             } else {
@@ -83,19 +84,16 @@ impl<S: S3> SseLayer<S> {
         mut req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         check_user_metadata(req.input.metadata.as_ref())?;
-        let default = self.bucket_default(&req.input.bucket).await?;
         let i = &req.input;
-        let choice = write_sse_headers!(i).choose(
-            super::is_tls(&req),
-            self.config.allow_ssec_over_http,
-            default,
-        )?;
+        let choice = self
+            .choose_encryption(&i.bucket, write_sse_headers!(i), super::is_tls(&req))
+            .await?;
         let customer_md5 = match &choice {
             super::request::SseChoice::Customer(c) => Some(c.md5_b64.clone()),
             _ => None,
         };
         let (sealing, manifest_key) = match self
-            .new_object_key(&choice, &i.bucket, &i.key, true)
+            .new_object_key(&req, &choice, &i.bucket, &i.key, true)
             .await?
         {
             // Completion may come without the customer key: keep the manifest key for it.
@@ -175,7 +173,7 @@ impl<S: S3> SseLayer<S> {
         let customer = customer.parse(super::is_tls(req), self.config.allow_ssec_over_http)?;
         let customer = customer_for_upload(&sealing, customer)?;
         let object = self
-            .upload_keys(&sealing, bucket, key, customer.as_ref())
+            .upload_keys(req, &sealing, bucket, key, customer.as_ref())
             .await?;
         let echo = SseEcho::of(&sealing, customer.as_ref().map(|c| c.md5_b64.as_str()));
         let (segment_key, salt) = match &object {
@@ -412,7 +410,7 @@ impl<S: S3> SseLayer<S> {
             }
             (_, customer) => {
                 let customer = customer_for_upload(&sealing, customer)?;
-                self.upload_keys(&sealing, &i.bucket, &i.key, customer.as_ref())
+                self.upload_keys(&req, &sealing, &i.bucket, &i.key, customer.as_ref())
                     .await?
                     .map(ManifestSigner::Object)
             }

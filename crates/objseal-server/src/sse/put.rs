@@ -142,10 +142,10 @@ impl<S: S3> SseLayer<S> {
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let tls = super::is_tls(&req);
         check_user_metadata(req.input.metadata.as_ref())?;
-        let default = self.bucket_default(&req.input.bucket).await?;
         let input = &req.input;
-        let choice =
-            write_sse_headers!(input).choose(tls, self.config.allow_ssec_over_http, default)?;
+        let choice = self
+            .choose_encryption(&input.bucket, write_sse_headers!(input), tls)
+            .await?;
         let body = req.input.body.take().unwrap_or_else(|| {
             StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
         });
@@ -183,7 +183,9 @@ impl<S: S3> SseLayer<S> {
     ) -> Result<Stored, S3Error> {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let mut checksum_sealer = None;
-        let (segment_key, sealing) = match self.new_object_key(choice, &bucket, &key, false).await?
+        let (segment_key, sealing) = match self
+            .new_object_key(&req, choice, &bucket, &key, false)
+            .await?
         {
             Some((object, sealing)) => (
                 {

@@ -16,7 +16,7 @@ use super::layout::{
 };
 use super::object_file::{ObjectMeta, TempFile, read_trailer};
 use super::{LocalStore, blocking, internal_error, lock, now_ms, ts_from_ms};
-use crate::internal::LATE_SIZE;
+use crate::internal::{BlockedEncryptionTypes, EncryptionType, LATE_SIZE};
 
 /// What `bucket.json` holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -27,6 +27,10 @@ pub(super) struct BucketConfig {
     /// The default encryption (`PutBucketEncryption`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<Vec<SseRule>>,
+    /// The encryption types the configuration's rule blocks (`BlockedEncryptionTypes`, wire
+    /// names), set and cleared with `encryption`. Files from before it load as none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_encryption_types: Vec<String>,
     /// The bucket policy (`PutBucketPolicy`), as the client sent it, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
@@ -244,6 +248,27 @@ fn rules_to_dto(rules: &[SseRule]) -> ServerSideEncryptionConfiguration {
     }
 }
 
+/// The stored form of blocked encryption types: their wire names.
+fn blocked_to_names(blocked: &BlockedEncryptionTypes) -> Vec<String> {
+    blocked
+        .types()
+        .iter()
+        .map(|t| t.as_str().to_owned())
+        .collect()
+}
+
+/// Blocked encryption types from their stored names. A name this version does not know (written
+/// by a newer one, or by hand) is left out and logged rather than making the bucket unreadable.
+fn blocked_from_names(names: &[String]) -> BlockedEncryptionTypes {
+    BlockedEncryptionTypes::new(names.iter().filter_map(|n| {
+        let t = EncryptionType::parse(n);
+        if t.is_none() {
+            tracing::warn!(name = %n, "unknown blocked encryption type in bucket.json, ignored");
+        }
+        t
+    }))
+}
+
 impl LocalStore {
     pub(super) async fn list_buckets_impl(
         &self,
@@ -290,6 +315,7 @@ impl LocalStore {
                 name: bucket_name.clone(),
                 created: now_ms(),
                 encryption: None,
+                blocked_encryption_types: Vec::new(),
                 policy: None,
             };
             let dest = root.join(BUCKETS_DIR).join(&bucket_name);
@@ -384,10 +410,19 @@ impl LocalStore {
         Ok(S3Response::new(DeleteBucketOutput {}))
     }
 
-    /// Replaces the bucket's default encryption and persists it.
-    async fn set_encryption(&self, bucket: &str, rules: Option<Vec<SseRule>>) -> S3Result<()> {
-        self.update_config(bucket, move |c| c.encryption = rules)
-            .await
+    /// Replaces the bucket's default encryption and its blocked encryption types, in one write.
+    async fn set_encryption(
+        &self,
+        bucket: &str,
+        rules: Option<Vec<SseRule>>,
+        blocked: &BlockedEncryptionTypes,
+    ) -> S3Result<()> {
+        let blocked = blocked_to_names(blocked);
+        self.update_config(bucket, move |c| {
+            c.encryption = rules;
+            c.blocked_encryption_types = blocked;
+        })
+        .await
     }
 
     async fn set_policy(&self, bucket: &str, policy: Option<String>) -> S3Result<()> {
@@ -427,9 +462,15 @@ impl LocalStore {
         &self,
         req: S3Request<PutBucketEncryptionInput>,
     ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
+        let blocked = req
+            .extensions
+            .get::<BlockedEncryptionTypes>()
+            .cloned()
+            .unwrap_or_default();
         let input = req.input;
         let rules = rules_from_dto(input.server_side_encryption_configuration);
-        self.set_encryption(&input.bucket, Some(rules)).await?;
+        self.set_encryption(&input.bucket, Some(rules), &blocked)
+            .await?;
         Ok(S3Response::new(PutBucketEncryptionOutput {}))
     }
 
@@ -438,11 +479,23 @@ impl LocalStore {
         req: S3Request<GetBucketEncryptionInput>,
     ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
         let state = self.bucket(&req.input.bucket)?;
-        let rules = lock(&state.config).encryption.clone();
+        let (rules, blocked) = {
+            let config = lock(&state.config);
+            (
+                config.encryption.clone(),
+                blocked_from_names(&config.blocked_encryption_types),
+            )
+        };
         match rules {
-            Some(rules) => Ok(S3Response::new(GetBucketEncryptionOutput {
-                server_side_encryption_configuration: Some(rules_to_dto(&rules)),
-            })),
+            Some(rules) => {
+                let mut out = S3Response::new(GetBucketEncryptionOutput {
+                    server_side_encryption_configuration: Some(rules_to_dto(&rules)),
+                });
+                if !blocked.is_empty() {
+                    out.extensions.insert(blocked);
+                }
+                Ok(out)
+            }
             None => {
                 let mut err = s3_error!(
                     ServerSideEncryptionConfigurationNotFoundError,
@@ -493,7 +546,8 @@ impl LocalStore {
         &self,
         req: S3Request<DeleteBucketEncryptionInput>,
     ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
-        self.set_encryption(&req.input.bucket, None).await?;
+        self.set_encryption(&req.input.bucket, None, &BlockedEncryptionTypes::default())
+            .await?;
         Ok(S3Response::new(DeleteBucketEncryptionOutput {}))
     }
 }
@@ -517,5 +571,115 @@ mod tests {
             },
         ];
         assert_eq!(rules_from_dto(rules_to_dto(&rules)), rules);
+    }
+
+    #[test]
+    fn bucket_files_from_before_blocked_types_load() {
+        let old = br#"{"name":"b","created":1,"encryption":[{"sse_algorithm":"AES256"}]}"#;
+        let config: BucketConfig = serde_json::from_slice(old).unwrap();
+        assert!(config.blocked_encryption_types.is_empty());
+        // Nothing blocked: nothing written either, so older versions read the file unchanged.
+        let json = serde_json::to_string(&config).unwrap();
+        assert!(!json.contains("blocked"), "{json}");
+    }
+
+    #[test]
+    fn blocked_names_round_trip_and_unknown_ones_are_left_out() {
+        let blocked = BlockedEncryptionTypes::new([EncryptionType::SseC, EncryptionType::None]);
+        let names = blocked_to_names(&blocked);
+        assert_eq!(names, ["SSE-C", "NONE"]);
+        assert_eq!(blocked_from_names(&names), blocked);
+        let with_unknown = ["SSE-X".to_owned(), "SSE-C".to_owned()];
+        assert_eq!(
+            blocked_from_names(&with_unknown),
+            BlockedEncryptionTypes::new([EncryptionType::SseC])
+        );
+    }
+
+    fn req<T>(input: T) -> S3Request<T> {
+        crate::sse::bare_request(input)
+    }
+
+    async fn get(store: &LocalStore) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+        store
+            .get_bucket_encryption_impl(req(GetBucketEncryptionInput {
+                bucket: "bkt".into(),
+                expected_bucket_owner: None,
+            }))
+            .await
+    }
+
+    /// The blocked types ride in the extensions both ways, survive a reopen, are replaced by the
+    /// next `PutBucketEncryption` and dropped by `DeleteBucketEncryption`.
+    #[tokio::test]
+    async fn blocked_types_are_kept_with_the_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        store
+            .create_bucket_impl(req(CreateBucketInput {
+                bucket: "bkt".into(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap();
+        let config = ServerSideEncryptionConfiguration {
+            rules: vec![ServerSideEncryptionRule {
+                apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
+                    sse_algorithm: ServerSideEncryption::from_static(ServerSideEncryption::AES256),
+                    kms_master_key_id: None,
+                }),
+                bucket_key_enabled: None,
+            }],
+        };
+        let put = |blocked: Option<BlockedEncryptionTypes>| {
+            let mut r = req(PutBucketEncryptionInput {
+                bucket: "bkt".into(),
+                checksum_algorithm: None,
+                content_md5: None,
+                expected_bucket_owner: None,
+                server_side_encryption_configuration: config.clone(),
+            });
+            if let Some(b) = blocked {
+                r.extensions.insert(b);
+            }
+            r
+        };
+        let ssec = BlockedEncryptionTypes::new([EncryptionType::SseC]);
+        store
+            .put_bucket_encryption_impl(put(Some(ssec.clone())))
+            .await
+            .unwrap();
+        let got = get(&store).await.unwrap();
+        assert_eq!(got.extensions.get::<BlockedEncryptionTypes>(), Some(&ssec));
+        drop(store);
+
+        let store = LocalStore::open(dir.path()).unwrap();
+        let got = get(&store).await.unwrap();
+        assert_eq!(got.extensions.get::<BlockedEncryptionTypes>(), Some(&ssec));
+        assert_eq!(
+            got.output.server_side_encryption_configuration,
+            Some(config.clone())
+        );
+        // A configuration without the list replaces the one with it.
+        store.put_bucket_encryption_impl(put(None)).await.unwrap();
+        let got = get(&store).await.unwrap();
+        assert!(got.extensions.get::<BlockedEncryptionTypes>().is_none());
+
+        store
+            .put_bucket_encryption_impl(put(Some(ssec)))
+            .await
+            .unwrap();
+        store
+            .delete_bucket_encryption_impl(req(DeleteBucketEncryptionInput {
+                bucket: "bkt".into(),
+                expected_bucket_owner: None,
+            }))
+            .await
+            .unwrap();
+        assert!(get(&store).await.is_err());
+        let json =
+            std::fs::read_to_string(dir.path().join(BUCKETS_DIR).join("bkt").join(BUCKET_FILE))
+                .unwrap();
+        assert!(!json.contains("blocked"), "{json}");
     }
 }

@@ -319,6 +319,15 @@ impl LocalStore {
             let (mut file, src_meta) = open_object(&src_path, &src_key)
                 .map_err(internal_error)?
                 .ok_or_else(no_such_key)?;
+            // Checked against the version just opened, so a caller that read the source's
+            // metadata first (the SSE layer's in-place copy) copies exactly that version.
+            if let Some(cond) = &input.copy_source_if_match
+                && !cond.is_any()
+                && cond.as_etag().map(|e| e.value().trim_matches('"'))
+                    != Some(src_meta.etag.as_str())
+            {
+                return Err(s3_error!(PreconditionFailed));
+            }
             file.seek(SeekFrom::Start(0)).map_err(internal_error)?;
             let temp = TempFile::new(temp_path(&root).map_err(internal_error)?);
             let mut out = fs::OpenOptions::new()

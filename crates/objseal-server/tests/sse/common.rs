@@ -57,6 +57,11 @@ impl Env {
 
 pub fn client_for(server: &RunningServer) -> Client {
     let key = server.access_key();
+    client_with(server, &key.id, key.secret.as_str())
+}
+
+/// A client of `server` signing with this access key.
+pub fn client_with(server: &RunningServer, access_key_id: &str, secret: &str) -> Client {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::Ring,
@@ -68,8 +73,8 @@ pub fn client_for(server: &RunningServer) -> Client {
         .force_path_style(true)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(
-            key.id.clone(),
-            key.secret.as_str(),
+            access_key_id.to_owned(),
+            secret.to_owned(),
             None,
             None,
             "test",

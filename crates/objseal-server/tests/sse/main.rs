@@ -2,6 +2,7 @@
 
 mod common;
 
+mod blocked_types;
 mod bucket_default;
 mod checksums;
 mod copy;
@@ -13,3 +14,4 @@ mod operations;
 mod policy;
 mod ranges;
 mod remote_kms;
+mod role_separation;

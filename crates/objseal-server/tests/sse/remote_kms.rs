@@ -35,7 +35,11 @@ async fn sse_kms_through_a_remote_kms() {
     let kms_server = KmsServer::new(
         KmsConfig::new(
             "us-east-1",
-            vec![AccessKey::new("AKIDKMSREMOTE", "kms-remote-secret")],
+            // The S3 server's principal is a service: it calls on behalf of its users.
+            vec![AccessKey {
+                service: Some("s3".into()),
+                ..AccessKey::new("AKIDKMSREMOTE", "kms-remote-secret")
+            }],
         ),
         local.clone(),
     )
