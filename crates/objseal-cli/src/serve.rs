@@ -55,6 +55,11 @@ pub struct ServeArgs {
     /// (credentials from the usual AWS environment variables and files).
     #[arg(long, value_name = "URL")]
     pub kms_endpoint: Option<String>,
+    /// Call the --kms-endpoint service with the server's own rights rather than on behalf of each
+    /// principal: for KMSs that cannot act for others (AWS KMS, moto). Its key policies then see
+    /// the server, not the user — no role separation.
+    #[arg(long, requires = "kms_endpoint")]
+    pub kms_as_server: bool,
     /// The region of the --kms-endpoint service [default: AWS_REGION, else us-east-1].
     #[arg(long, value_name = "REGION", requires = "kms_endpoint")]
     pub region: Option<String>,
@@ -181,6 +186,7 @@ fn config(args: &ServeArgs) -> Result<ServerConfig> {
             private_key: key.clone(),
         });
     }
+    config.kms_as_server = args.kms_as_server;
     config.sse.allow_ssec_over_http = args.allow_ssec_over_http;
     config.sse.default_encryption = args.default_encryption.0;
     Ok(config)

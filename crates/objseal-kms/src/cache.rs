@@ -75,8 +75,11 @@ pub struct CacheStats {
 /// What identifies a cached result.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum CacheKey {
-    /// A `GenerateDataKey` result.
+    /// A `GenerateDataKey` result, for one caller: a data key handed to one principal is never
+    /// handed to another (who might be allowed to generate data keys but not to decrypt the
+    /// first one's).
     DataKey {
+        principal: String,
         key_id: String,
         version: u32,
         context: [u8; 32],
@@ -290,6 +293,7 @@ mod tests {
 
     fn key(id: &str, n: usize) -> CacheKey {
         CacheKey::DataKey {
+            principal: "local".into(),
             key_id: id.into(),
             version: 1,
             context: [0; 32],

@@ -297,9 +297,12 @@ pub fn parse_toml(text: &str) -> Result<Vec<Principal>, PrincipalsError> {
                 format!(" (line {line})")
             })
             .unwrap_or_default();
+        // Type errors quote the value (`invalid type: integer `12345678``), which may be a
+        // secret: such messages are cut before their first backquote.
+        let message = e.message();
+        let message = message.split('`').next().unwrap_or(message).trim_end();
         PrincipalsError(format!(
-            "the principals file is not valid: {}{position}",
-            e.message()
+            "the principals file is not valid: {message}{position}"
         ))
     })?;
     let principals: Vec<Principal> = doc
@@ -400,9 +403,10 @@ mod tests {
             "[[principal]]\nname = \"a\"\naccess_key_id = \"K\"\nsecret_access_key = \"hunter2 x\"\n",
             "[[principal]]\nname = \"a\"\naccess_key_id = \"K\"\nsecret_access_key = hunter2\n",
             "[[principal]]\nname = \"a\"\naccess_key_id = \"K\"\nsecret_access_key = \"hunter2\"\nsecret = 1\n",
+            "[[principal]]\nname = \"a\"\naccess_key_id = \"K\"\nsecret_access_key = 12345678\n",
         ] {
             let e = parse_toml(text).unwrap_err().to_string();
-            assert!(!e.contains("hunter2"), "{e}");
+            assert!(!e.contains("hunter2") && !e.contains("12345678"), "{e}");
         }
     }
 

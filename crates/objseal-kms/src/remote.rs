@@ -294,6 +294,33 @@ impl aws_sdk_kms::config::Intercept for OnBehalfHeaders {
         }
         Ok(())
     }
+
+    /// Fails closed: a successful answer must say it was served for the principal named. A KMS
+    /// that ignores delegation (AWS KMS, moto) would otherwise serve every principal with the
+    /// service's own rights, and role separation would silently be gone.
+    fn read_before_deserialization(
+        &self,
+        context: &aws_sdk_kms::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_kms::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_kms::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let response = context.response();
+        if !response.status().is_success() {
+            return Ok(());
+        }
+        let acted_for = response.headers().get(ON_BEHALF_OF_HEADER);
+        let suffix = format!(":user/{}", self.principal);
+        if acted_for.is_some_and(|arn| arn.ends_with(&suffix)) {
+            Ok(())
+        } else {
+            Err(format!(
+                "the KMS did not confirm acting on behalf of {}: it does not support delegation \
+                 (only objseal kms serve does), so it cannot check that principal's rights",
+                self.principal
+            )
+            .into())
+        }
+    }
 }
 
 /// The HTTPS client: rustls with *ring* (lighter to build than aws-lc) and the system's trust roots;

@@ -133,3 +133,43 @@ async fn non_kms_answers_are_dependency_failures_without_the_body() {
     assert!(!e.message().contains("SECRET-LOOKING-BODY"), "{e}");
     server.abort();
 }
+
+/// A KMS that ignores delegation (moto, as AWS KMS) would serve every principal with the
+/// service's own rights: delegated calls fail closed instead, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delegation_fails_closed_against_a_kms_that_ignores_it() {
+    let Some(moto) = MotoServer::start() else {
+        return;
+    };
+    let kms = RemoteKms::connect(config(moto.endpoint()))
+        .await
+        .expect("connect");
+    let key = kms
+        .create_key(objseal_kms::CreateKeyRequest::default())
+        .await
+        .unwrap();
+    let alice =
+        objseal_kms::principal::Principal::new("alice", "AKIDALICE", "s").identity("000000000000");
+    let delegated = kms.on_behalf_of(&objseal_kms::Delegation {
+        identity: alice,
+        via_service: "s3.us-east-1.amazonaws.com".into(),
+        source: None,
+        request_id: None,
+    });
+    let e = delegated
+        .generate_data_key(
+            &key.arn,
+            &objseal_kms::EncryptionContext::new(),
+            objseal_kms::DataKeySpec::Aes256,
+        )
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("did not confirm acting on behalf of alice"),
+        "{e}"
+    );
+    // The service's own calls are unaffected.
+    kms.describe_key(&key.arn).await.unwrap();
+}

@@ -140,3 +140,16 @@ impl BlockedEncryptionTypes {
         kind != EncryptionType::None && self.0.contains(&kind)
     }
 }
+
+/// A `CopyObject` precondition of the layer's own: the source's stored metadata entry `name` must
+/// hold exactly `value` in the version the store copies (checked against the file it opened), or
+/// the copy fails with `PreconditionFailed`. The layer's in-place copies name the object's header
+/// entry, unique to each write, where an ETag is not (equal plaintexts have equal MD5 ETags). A
+/// store must honour it to serve them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopySourceMetadataMatch {
+    /// The metadata name (`objseal-header`).
+    pub name: String,
+    /// The value it must hold.
+    pub value: String,
+}

@@ -1164,6 +1164,7 @@ impl LocalKms {
             let newest = key.newest()?;
             rec.key_version = Some(newest.version);
             let cache_key = CacheKey::DataKey {
+                principal: self.caller.principal.clone(),
                 key_id: id.to_owned(),
                 version: newest.version,
                 context: ctx_hash,
@@ -1291,17 +1292,6 @@ impl LocalKms {
         let header = *parsed.header();
         let blob_id = header.key_id_string();
         let arn = self.key_arn(&blob_id);
-        if let Some(named) = key_id {
-            let (named_id, _) = self.resolve(doc, named)?;
-            if named_id != blob_id {
-                rec.key_id = Some(self.key_arn(named_id));
-                return Err(KmsError::IncorrectKey(format!(
-                    "The key ID in the request does not identify the key that encrypted the \
-                     ciphertext ({} was given)",
-                    self.key_arn(named_id)
-                )));
-            }
-        }
         let key = match doc.keys.get(&blob_id) {
             Some(key) => key,
             None if doc.deleted_keys.contains_key(&blob_id) => {
@@ -1315,7 +1305,19 @@ impl LocalKms {
             }
         };
         rec.key_id = Some(arn.clone());
+        // Authorized on the blob's key before anything else about the request is told.
         self.authorize(key, &arn, action, Some(context))?;
+        if let Some(named) = key_id {
+            let (named_id, _) = self.resolve(doc, named)?;
+            if named_id != blob_id {
+                rec.key_id = Some(self.key_arn(named_id));
+                return Err(KmsError::IncorrectKey(format!(
+                    "The key ID in the request does not identify the key that encrypted the \
+                     ciphertext ({} was given)",
+                    self.key_arn(named_id)
+                )));
+            }
+        }
         require_usable(key, &arn)?;
         rec.key_version = Some(header.key_version);
         let version = key.version(header.key_version).ok_or_else(|| {

@@ -538,6 +538,13 @@ impl KmsServer {
             CONTENT_TYPE,
             HeaderValue::from_static(protocol::CONTENT_TYPE),
         );
+        // Tells a delegating client that its request was served for the principal it named (a
+        // KMS that ignores delegation would serve every principal with the service's rights).
+        if audit.invoked_by.is_some()
+            && let Ok(v) = HeaderValue::from_str(&audit.principal)
+        {
+            headers.insert(ON_BEHALF_OF_HEADER, v);
+        }
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             headers.insert("x-amzn-requestid", v);
         }
@@ -605,6 +612,13 @@ impl KmsServer {
             audit.principal.clone_from(&d.identity.arn);
             audit.invoked_by = Some(identity.arn.clone());
             audit.via_service = Some(d.via_service.clone());
+            // As the keystore records delegated requests: the original client and request.
+            if d.source.is_some() {
+                audit.source.clone_from(&d.source);
+            }
+            if d.request_id.is_some() {
+                audit.request_id.clone_from(&d.request_id);
+            }
         }
 
         if parts.method != hyper::Method::POST || parts.uri.path() != "/" {
@@ -619,6 +633,17 @@ impl KmsServer {
             .and_then(|t| t.strip_prefix(protocol::TARGET_PREFIX))
             .and_then(Operation::from_name)
             .ok_or_else(|| ErrorReply::unknown_operation("unknown or missing X-Amz-Target"))?;
+        // A service acts for a principal only to use keys: administering them stays with people
+        // signing for themselves, so a leaked service key cannot re-policy or delete keys.
+        if delegation.is_some() && !operation.is_delegable() {
+            return Err(crate::KmsError::AccessDenied(format!(
+                "{} may not call {} on behalf of another principal: a service acts for others only \
+                 to use keys (GenerateDataKey*, Encrypt, Decrypt, ReEncrypt, DescribeKey)",
+                identity_arn_of(audit),
+                operation.name()
+            ))
+            .into());
+        }
         let content_type = parts
             .headers
             .get(CONTENT_TYPE)
@@ -673,16 +698,36 @@ impl KmsServer {
         signer: &AccessKey,
         signer_identity: &Identity,
     ) -> Result<Option<Delegation>, ErrorReply> {
+        let authorization = parts
+            .headers
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| sigv4::parse_authorization(v).ok());
+        let is_signed = |name: &str| {
+            authorization
+                .as_ref()
+                .is_some_and(|a| a.signed_headers.iter().any(|h| h == name))
+        };
+        // The audit fields are taken only when signed (so not forged in transit); the delegation
+        // itself must be, and a header that is present but unreadable refuses the request rather
+        // than running it as the service.
         let header = |name: &str| {
             parts
                 .headers
                 .get(name)
+                .filter(|_| is_signed(name))
                 .and_then(|v| v.to_str().ok())
                 .map(|v| v.chars().take(256).collect::<String>())
         };
-        let Some(name) = header(ON_BEHALF_OF_HEADER) else {
+        let Some(raw) = parts.headers.get(ON_BEHALF_OF_HEADER) else {
             return Ok(None);
         };
+        let name = raw
+            .to_str()
+            .unwrap_or("")
+            .chars()
+            .take(256)
+            .collect::<String>();
         let denied = |why: String| {
             ErrorReply::from(crate::KmsError::AccessDenied(format!(
                 "{} may not act on behalf of {name:?}: {why}",
@@ -692,19 +737,17 @@ impl KmsServer {
         let Some(service) = &signer.service else {
             return Err(denied("it is not a service principal".into()));
         };
-        let signed = parts
-            .headers
-            .get(hyper::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| sigv4::parse_authorization(v).ok())
-            .is_some_and(|a| a.signed_headers.iter().any(|h| h == ON_BEHALF_OF_HEADER));
-        if !signed {
+        if !is_signed(ON_BEHALF_OF_HEADER) {
             return Err(denied(format!(
                 "the {ON_BEHALF_OF_HEADER} header is not signed"
             )));
         }
         let config = &self.shared.config;
         let identity = match self.shared.keys.values().find(|k| k.name == name) {
+            // A service acts for people, never as another service.
+            Some(principal) if principal.service.is_some() => {
+                return Err(denied("it is a service principal".into()));
+            }
             Some(principal) => principal.identity(&config.account_id),
             None => Principal::new(name.clone(), "-", "-")
                 .identity_checked(&config.account_id)
@@ -717,6 +760,11 @@ impl KmsServer {
             request_id: header(SOURCE_REQUEST_ID_HEADER),
         }))
     }
+}
+
+/// The signer named in an audit event in flight: the service, when it acts for another.
+fn identity_arn_of(audit: &AuditEvent) -> &str {
+    audit.invoked_by.as_deref().unwrap_or(&audit.principal)
 }
 
 /// Reads a body of at most `max` bytes within `timeout`.

@@ -84,6 +84,22 @@ operations!(
     ListKeyPolicies,
 );
 
+impl Operation {
+    /// Whether a service principal may call it on behalf of another principal: the operations
+    /// that use keys (what the S3 server needs), not those that administer them.
+    pub fn is_delegable(self) -> bool {
+        matches!(
+            self,
+            Operation::GenerateDataKey
+                | Operation::GenerateDataKeyWithoutPlaintext
+                | Operation::Encrypt
+                | Operation::Decrypt
+                | Operation::ReEncrypt
+                | Operation::DescribeKey
+        )
+    }
+}
+
 /// An error answer: HTTP status, AWS error name (`__type`) and message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ErrorReply {

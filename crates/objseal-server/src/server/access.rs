@@ -5,8 +5,29 @@
 //! [`crate::principals`]): every principal may do everything with the store, so only a bucket
 //! policy's explicit `Deny` restricts it (there are no identity policies to grant less); what an
 //! SSE-KMS object's *plaintext* needs besides is the KMS key's permission, which the KMS checks
-//! for the same principal. The bucket-policy calls themselves are never refused by a bucket
-//! policy, so a policy cannot lock its bucket's users out of changing it.
+//! for the same principal.
+//!
+//! What is checked, per operation (`action_of`):
+//!
+//! * **Objects**: the action on `arn:aws:s3:::<bucket>/<key>`. A copy (`CopyObject`,
+//!   `UploadPartCopy`) also needs `s3:GetObject` on its source, read from `x-amz-copy-source` by
+//!   s3s's own parser ([`CopySource::parse`]) so that the key checked is the key copied; a source
+//!   that is not `<bucket>/<key>` (an access point or Outposts ARN) is refused.
+//! * **`DeleteObjects`** names its keys in the body, which the gate does not see: it hands the
+//!   decision to the SSE layer in the request's extensions (`DeferredCheck`), which checks
+//!   `s3:DeleteObject` on each key, answers a denied key with a per-key `AccessDenied` (as
+//!   Amazon S3 does) and deletes the others.
+//! * **Buckets**: the action on `arn:aws:s3:::<bucket>` — listing, `HeadBucket`, `CreateBucket`,
+//!   `DeleteBucket`, the encryption configuration, and the bucket policy itself
+//!   (`s3:GetBucketPolicy`, `s3:PutBucketPolicy`, `s3:DeleteBucketPolicy`): a policy binds
+//!   whoever may change it too.
+//! * **Administrators.** So that a policy cannot lock its bucket's owners out (Amazon S3 exempts
+//!   the account's root user; there is none here), members of the group [`ADMINS_GROUP`]
+//!   (`arn:aws:iam::000000000000:group/admins`) are never refused the three bucket-policy actions
+//!   by a `Deny`, and only those: every other action binds them as anyone.
+//! * `ListBuckets` (`s3:ListAllMyBuckets`) names no bucket and is never refused; an operation
+//!   that is not listed is refused (`NotImplemented`, what the layer answers for it anyway), so
+//!   that an operation added later cannot slip past the gate unmapped.
 //!
 //! Every decision is appended to the access log `<data>/access.jsonl` (one JSON object per line:
 //! time, principal, access key id, operation, action, resource, decision, reason, source, request
@@ -20,13 +41,25 @@ use objseal_kms::audit::AuditLog;
 use objseal_kms::policy::{Decision, RequestContext};
 use objseal_kms::principal::Identity;
 use s3s::access::{S3Access, S3AccessContext};
+use s3s::dto::CopySource;
 use s3s::path::S3Path;
-use s3s::{S3Result, s3_error};
+use s3s::{S3Error, S3Result, s3_error};
 use serde::{Deserialize, Serialize};
 
 pub use crate::principals::ACCOUNT_ID;
 use crate::principals::Directory;
 use crate::sse::BucketPolicies;
+
+/// The group whose members a bucket policy cannot refuse the bucket-policy calls (they stand in
+/// for Amazon S3's account root user): `arn:aws:iam::000000000000:group/admins`.
+pub const ADMINS_GROUP: &str = "admins";
+
+/// The actions members of [`ADMINS_GROUP`] are never denied.
+const POLICY_ACTIONS: [&str; 3] = [
+    "s3:GetBucketPolicy",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+];
 
 /// The access log's file name inside the data directory.
 pub const ACCESS_LOG_FILE: &str = "access.jsonl";
@@ -89,29 +122,50 @@ pub(crate) struct PolicyGate {
     pub(crate) log: Arc<AuditLog>,
 }
 
-/// The IAM action of an S3 operation, and whether it acts on an object (else on the bucket).
-/// `None`: not governed by bucket policies.
-fn action_of(op: &str) -> Option<(&'static str, bool)> {
+/// What an operation's action applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    /// The bucket: `arn:aws:s3:::<bucket>`.
+    Bucket,
+    /// The object in the path: `arn:aws:s3:::<bucket>/<key>` (`<bucket>/*` where the path names
+    /// no key).
+    Object,
+    /// The keys the body names, each checked by the SSE layer ([`DeferredCheck`]).
+    BodyKeys,
+}
+
+/// The IAM action of an S3 operation, and what it applies to. `None`: not an operation of this
+/// server (refused).
+fn action_of(op: &str) -> Option<(&'static str, Target)> {
+    use Target::{BodyKeys, Bucket, Object};
     Some(match op {
-        "GetObject" | "HeadObject" | "GetObjectAttributes" => ("s3:GetObject", true),
+        "GetObject" | "HeadObject" | "GetObjectAttributes" => ("s3:GetObject", Object),
+        // A form upload's key and encryption are form fields, in the body.
+        "PostObject" => ("s3:PutObject", BodyKeys),
         "PutObject"
-        | "PostObject"
         | "CreateMultipartUpload"
         | "UploadPart"
         | "UploadPartCopy"
         | "CompleteMultipartUpload"
-        | "CopyObject" => ("s3:PutObject", true),
-        "DeleteObject" | "DeleteObjects" => ("s3:DeleteObject", true),
-        "AbortMultipartUpload" => ("s3:AbortMultipartUpload", true),
-        "ListParts" => ("s3:ListMultipartUploadParts", true),
-        "ListObjects" | "ListObjectsV2" | "HeadBucket" => ("s3:ListBucket", false),
-        "ListMultipartUploads" => ("s3:ListBucketMultipartUploads", false),
-        "GetBucketLocation" => ("s3:GetBucketLocation", false),
-        "GetBucketEncryption" => ("s3:GetEncryptionConfiguration", false),
+        | "CopyObject" => ("s3:PutObject", Object),
+        "DeleteObject" => ("s3:DeleteObject", Object),
+        "DeleteObjects" => ("s3:DeleteObject", BodyKeys),
+        "AbortMultipartUpload" => ("s3:AbortMultipartUpload", Object),
+        "ListParts" => ("s3:ListMultipartUploadParts", Object),
+        "ListObjects" | "ListObjectsV2" | "HeadBucket" => ("s3:ListBucket", Bucket),
+        "ListMultipartUploads" => ("s3:ListBucketMultipartUploads", Bucket),
+        "GetBucketLocation" => ("s3:GetBucketLocation", Bucket),
+        "GetBucketEncryption" => ("s3:GetEncryptionConfiguration", Bucket),
         "PutBucketEncryption" | "DeleteBucketEncryption" => {
-            ("s3:PutEncryptionConfiguration", false)
+            ("s3:PutEncryptionConfiguration", Bucket)
         }
-        "DeleteBucket" => ("s3:DeleteBucket", false),
+        "GetBucketPolicy" => ("s3:GetBucketPolicy", Bucket),
+        "PutBucketPolicy" => ("s3:PutBucketPolicy", Bucket),
+        "DeleteBucketPolicy" => ("s3:DeleteBucketPolicy", Bucket),
+        "CreateBucket" => ("s3:CreateBucket", Bucket),
+        "DeleteBucket" => ("s3:DeleteBucket", Bucket),
+        // Names no bucket: never refused by a bucket policy.
+        "ListBuckets" => ("s3:ListAllMyBuckets", Bucket),
         _ => return None,
     })
 }
@@ -123,97 +177,227 @@ const HEADER_CONDITIONS: [&str; 3] = [
     "x-amz-server-side-encryption-customer-algorithm",
 ];
 
-/// What one check is about.
-struct Check<'a> {
-    identity: &'a Identity,
-    access_key_id: &'a str,
-    operation: &'a str,
-    headers: &'a http::HeaderMap,
+/// Who asks, and how: what a decision is evaluated for and logged with.
+#[derive(Clone, Debug)]
+struct Requester {
+    identity: Identity,
+    access_key_id: String,
+    operation: String,
     tls: bool,
     source: Option<String>,
     request_id: Option<String>,
 }
 
-impl PolicyGate {
-    /// Evaluates `bucket`'s policy for `action` on `key` (or the bucket), logs the decision, and
-    /// refuses an explicit deny.
-    fn decide(
-        &self,
-        check: &Check<'_>,
-        bucket: &str,
-        key: Option<&str>,
-        action: &str,
-    ) -> S3Result<()> {
-        let resource = match key {
-            Some(key) => format!("arn:aws:s3:::{bucket}/{key}"),
-            None => format!("arn:aws:s3:::{bucket}"),
-        };
-        let (allowed, reason) = match self.policies.get(bucket) {
-            None => (true, "no bucket policy".to_owned()),
-            Some(policy) => {
-                let mut ctx = RequestContext::new(&check.identity.arn, action, &resource)
-                    .with_groups(check.identity.groups.iter().cloned())
-                    .with("aws:PrincipalArn", &check.identity.arn)
-                    .with("aws:username", &check.identity.name)
-                    .with(
-                        "aws:SecureTransport",
-                        if check.tls { "true" } else { "false" },
-                    );
-                for name in HEADER_CONDITIONS {
-                    if let Some(v) = check.headers.get(name).and_then(|v| v.to_str().ok()) {
+/// One decision on one resource.
+struct Verdict {
+    allowed: bool,
+    resource: String,
+    reason: String,
+}
+
+/// Whether `identity` is a member of [`ADMINS_GROUP`].
+fn is_admin(identity: &Identity) -> bool {
+    let admins = format!("arn:aws:iam::{ACCOUNT_ID}:group/{ADMINS_GROUP}");
+    identity.groups.contains(&admins)
+}
+
+/// Evaluates `bucket`'s policy for `action` on `key` (or on the bucket itself), with the
+/// request's condition values: the one evaluation behind the gate's decisions and the SSE
+/// layer's per-key ones ([`DeferredCheck`]).
+fn evaluate(
+    policies: &BucketPolicies,
+    who: &Requester,
+    headers: &http::HeaderMap,
+    bucket: &str,
+    key: Option<&str>,
+    action: &str,
+) -> Verdict {
+    let resource = match key {
+        Some(key) => format!("arn:aws:s3:::{bucket}/{key}"),
+        None => format!("arn:aws:s3:::{bucket}"),
+    };
+    let (allowed, reason) = match policies.get(bucket) {
+        None => (true, "no bucket policy".to_owned()),
+        Some(policy) => {
+            let identity = &who.identity;
+            let mut ctx = RequestContext::new(&identity.arn, action, &resource)
+                .with_groups(identity.groups.iter().cloned())
+                .with("aws:PrincipalArn", &identity.arn)
+                .with("aws:username", &identity.name)
+                .with(
+                    "aws:SecureTransport",
+                    if who.tls { "true" } else { "false" },
+                );
+            for name in HEADER_CONDITIONS {
+                for v in headers.get_all(name) {
+                    if let Ok(v) = v.to_str() {
                         ctx = ctx.with(&format!("s3:{name}"), v);
                     }
                 }
-                match policy.evaluate(&ctx) {
-                    Decision::ExplicitDeny(sid) => (
-                        false,
-                        format!(
-                            "explicitly denied by the bucket policy{}",
-                            sid.map(|s| format!(" (statement {s:?})"))
-                                .unwrap_or_default()
-                        ),
-                    ),
-                    Decision::Allow => (true, "allowed by the bucket policy".to_owned()),
-                    // No identity policies exist to grant less: only a Deny refuses.
-                    Decision::ImplicitDeny => (true, "not denied by the bucket policy".to_owned()),
-                }
             }
-        };
-        self.log(check, Some(action), Some(&resource), allowed, &reason)?;
-        if allowed {
-            Ok(())
-        } else {
-            tracing::info!(principal = %check.identity.arn, action, resource, reason, "access denied");
-            Err(s3_error!(AccessDenied, "Access Denied: {reason}"))
+            match policy.evaluate(&ctx) {
+                Decision::ExplicitDeny(sid) => {
+                    let denied = format!(
+                        "explicitly denied by the bucket policy{}",
+                        sid.map(|s| format!(" (statement {s:?})"))
+                            .unwrap_or_default()
+                    );
+                    if POLICY_ACTIONS.contains(&action) && is_admin(identity) {
+                        (
+                            true,
+                            format!(
+                                "{denied}, but members of group {ADMINS_GROUP} may always \
+                                 manage bucket policies"
+                            ),
+                        )
+                    } else {
+                        (false, denied)
+                    }
+                }
+                Decision::Allow => (true, "allowed by the bucket policy".to_owned()),
+                // No identity policies exist to grant less: only a Deny refuses.
+                Decision::ImplicitDeny => (true, "not denied by the bucket policy".to_owned()),
+            }
         }
+    };
+    Verdict {
+        allowed,
+        resource,
+        reason,
     }
+}
 
-    fn log(
+/// Appends one decision to the access log; a decision that cannot be logged refuses the request.
+fn record(
+    log: &AuditLog,
+    who: &Requester,
+    action: Option<&str>,
+    resource: Option<&str>,
+    allowed: bool,
+    reason: &str,
+) -> S3Result<()> {
+    let record = AccessRecord {
+        time: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        principal: who.identity.arn.clone(),
+        access_key_id: Some(who.access_key_id.clone()),
+        operation: who.operation.clone(),
+        action: action.map(str::to_owned),
+        resource: resource.map(str::to_owned),
+        decision: if allowed { "allow" } else { "deny" }.to_owned(),
+        reason: reason.to_owned(),
+        source: who.source.clone(),
+        request_id: who.request_id.clone(),
+    };
+    log.record_json(&record).map_err(|e| {
+        tracing::error!(error = %e, path = %log.path().display(), "the access log could not be written");
+        s3_error!(InternalError, "The access decision could not be recorded.")
+    })
+}
+
+/// Evaluates and logs one decision.
+fn decide_and_log(
+    policies: &BucketPolicies,
+    log: &AuditLog,
+    who: &Requester,
+    headers: &http::HeaderMap,
+    bucket: &str,
+    key: Option<&str>,
+    action: &str,
+) -> S3Result<Verdict> {
+    let verdict = evaluate(policies, who, headers, bucket, key, action);
+    record(
+        log,
+        who,
+        Some(action),
+        Some(&verdict.resource),
+        verdict.allowed,
+        &verdict.reason,
+    )?;
+    if !verdict.allowed {
+        tracing::info!(
+            principal = %who.identity.arn,
+            operation = who.operation,
+            action,
+            resource = verdict.resource,
+            reason = verdict.reason,
+            "access denied"
+        );
+    }
+    Ok(verdict)
+}
+
+/// What the gate hands the SSE layer, in the request's extensions, for an operation whose
+/// resources only its body names (`DeleteObjects`, `PostObject`): who asks, the bucket policies and the access
+/// log, so that the layer decides each resource as the gate would, and logs it alike.
+#[derive(Clone)]
+pub(crate) struct DeferredCheck {
+    who: Arc<Requester>,
+    policies: Arc<BucketPolicies>,
+    log: Arc<AuditLog>,
+}
+
+impl DeferredCheck {
+    /// Whether `bucket`'s policy allows `action` on `key` for the request (whose `headers` give
+    /// the condition values); the decision is logged.
+    ///
+    /// # Errors
+    /// `InternalError`: the decision could not be logged.
+    pub(crate) fn allows(
         &self,
-        check: &Check<'_>,
-        action: Option<&str>,
-        resource: Option<&str>,
-        allowed: bool,
-        reason: &str,
-    ) -> S3Result<()> {
-        let record = AccessRecord {
-            time: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-            principal: check.identity.arn.clone(),
-            access_key_id: Some(check.access_key_id.to_owned()),
-            operation: check.operation.to_owned(),
-            action: action.map(str::to_owned),
-            resource: resource.map(str::to_owned),
-            decision: if allowed { "allow" } else { "deny" }.to_owned(),
-            reason: reason.to_owned(),
-            source: check.source.clone(),
-            request_id: check.request_id.clone(),
-        };
-        self.log.record_json(&record).map_err(|e| {
-            tracing::error!(error = %e, path = %self.log.path().display(), "the access log could not be written");
-            s3_error!(InternalError, "The access decision could not be recorded.")
-        })
+        headers: &http::HeaderMap,
+        bucket: &str,
+        key: &str,
+        action: &str,
+    ) -> S3Result<bool> {
+        decide_and_log(
+            &self.policies,
+            &self.log,
+            &self.who,
+            headers,
+            bucket,
+            Some(key),
+            action,
+        )
+        .map(|v| v.allowed)
+    }
+}
+
+/// The bucket and key a copy reads: `x-amz-copy-source` as s3s parses it for the operation
+/// ([`CopySource::parse`]), so that the key checked is the key copied. Refused, with the reason
+/// to log: a header missing, repeated or malformed (`InvalidArgument`, as s3s answers), or a
+/// source other than `<bucket>/<key>` (`AccessDenied`: the bucket behind an access point or an
+/// Outpost is not known here, so no policy can be checked for it).
+fn copy_source(headers: &http::HeaderMap) -> Result<(String, String), (S3Error, &'static str)> {
+    let mut values = headers.get_all("x-amz-copy-source").iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err((
+            s3_error!(
+                InvalidArgument,
+                "A copy needs exactly one x-amz-copy-source header."
+            ),
+            "x-amz-copy-source missing or repeated",
+        ));
+    };
+    match value
+        .to_str()
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(CopySource::parse)
+    {
+        Some(Ok(CopySource::Bucket { bucket, key, .. })) => Ok((bucket.into(), key.into())),
+        Some(Ok(_)) => Err((
+            s3_error!(
+                AccessDenied,
+                "Access Denied: only <bucket>/<key> copy sources are supported"
+            ),
+            "copy source is not <bucket>/<key>",
+        )),
+        Some(Err(_)) | None => Err((
+            s3_error!(InvalidArgument, "invalid header: x-amz-copy-source"),
+            "x-amz-copy-source malformed",
+        )),
     }
 }
 
@@ -238,41 +422,81 @@ impl S3Access for PolicyGate {
             .extensions_mut()
             .get::<crate::server::RequestId>()
             .map(|r| r.as_str().to_owned());
-        let operation = cx.s3_op().name();
-        let check = Check {
-            identity: &identity,
-            access_key_id: &access_key_id,
-            operation,
-            headers: cx.headers(),
+        let who = Requester {
+            identity,
+            access_key_id,
+            operation: cx.s3_op().name().to_owned(),
             tls,
             source,
             request_id,
         };
-        let Some((action, on_object)) = action_of(operation) else {
-            return self.log(&check, None, None, true, "not governed by bucket policies");
+        let Some((action, target)) = action_of(&who.operation) else {
+            record(
+                &self.log,
+                &who,
+                None,
+                None,
+                false,
+                "not an operation of this server",
+            )?;
+            return Err(s3_error!(
+                NotImplemented,
+                "{} is not supported by this server.",
+                who.operation
+            ));
         };
         let (bucket, key) = match cx.s3_path() {
             S3Path::Object { bucket, key } => (bucket.to_string(), Some(key.to_string())),
-            S3Path::Bucket { bucket } => (bucket.to_string(), on_object.then(|| "*".to_owned())),
-            S3Path::Root => return self.log(&check, Some(action), None, true, "no bucket"),
+            S3Path::Bucket { bucket } => (
+                bucket.to_string(),
+                (target == Target::Object).then(|| "*".to_owned()),
+            ),
+            S3Path::Root => return record(&self.log, &who, Some(action), None, true, "no bucket"),
         };
-        self.decide(&check, &bucket, key.as_deref(), action)?;
-        // A copy also reads its source.
-        if let Some(source) = check
-            .headers
-            .get("x-amz-copy-source")
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                percent_encoding::percent_decode_str(v)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
-        {
-            let source = source.trim_start_matches('/');
-            let source = source.split('?').next().unwrap_or(source);
-            if let Some((src_bucket, src_key)) = source.split_once('/') {
-                self.decide(&check, src_bucket, Some(src_key), "s3:GetObject")?;
+        if target == Target::BodyKeys {
+            record(
+                &self.log,
+                &who,
+                Some(action),
+                Some(&format!("arn:aws:s3:::{bucket}")),
+                true,
+                "decided per key by the SSE layer",
+            )?;
+            cx.extensions_mut().insert(DeferredCheck {
+                who: Arc::new(who),
+                policies: Arc::clone(&self.policies),
+                log: Arc::clone(&self.log),
+            });
+            return Ok(());
+        }
+        let headers = cx.headers();
+        let decide = |bucket: &str, key: Option<&str>, action: &str| -> S3Result<()> {
+            let verdict = decide_and_log(
+                &self.policies,
+                &self.log,
+                &who,
+                headers,
+                bucket,
+                key,
+                action,
+            )?;
+            if verdict.allowed {
+                Ok(())
+            } else {
+                Err(s3_error!(AccessDenied, "Access Denied: {}", verdict.reason))
             }
+        };
+        decide(&bucket, key.as_deref(), action)?;
+        // A copy also reads its source.
+        if matches!(who.operation.as_str(), "CopyObject" | "UploadPartCopy") {
+            let (src_bucket, src_key) = match copy_source(headers) {
+                Ok(source) => source,
+                Err((error, reason)) => {
+                    record(&self.log, &who, Some("s3:GetObject"), None, false, reason)?;
+                    return Err(error);
+                }
+            };
+            decide(&src_bucket, Some(&src_key), "s3:GetObject")?;
         }
         Ok(())
     }

@@ -66,6 +66,12 @@ pub struct ServerConfig {
     /// Named principals (from a principals file): who may sign requests. Bucket policies name
     /// them `arn:aws:iam::000000000000:user/<name>`, and SSE-KMS calls are made on their behalf.
     pub principals: Vec<Principal>,
+    /// With [`ServerConfig::remote_kms`]: make SSE-KMS calls with the server's own KMS rights
+    /// instead of on behalf of each principal — for a KMS that cannot act on behalf of others
+    /// (AWS KMS, moto; `objseal kms serve` can). Key policies then see the server, not the user:
+    /// no role separation. Without it, a KMS that does not confirm delegation refuses every
+    /// SSE-KMS request.
+    pub kms_as_server: bool,
     /// Serve HTTPS with this certificate; `None`: plain HTTP.
     pub tls: Option<TlsFiles>,
     /// The SSE layer's settings, among them the default KMS key (created on first start when it
@@ -92,6 +98,7 @@ impl ServerConfig {
             remote_kms: None,
             access_keys: Vec::new(),
             principals: Vec::new(),
+            kms_as_server: false,
             tls: None,
             sse: SseConfig::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,

@@ -152,7 +152,10 @@ pub(crate) fn principals(
             } else {
                 k.id.clone()
             };
+            // Without a principals file every key is the owner's: each may manage the bucket
+            // policies a policy cannot lock it out of.
             Principal::new(name, k.id.clone(), k.secret.as_str())
+                .in_groups([super::access::ADMINS_GROUP])
         })
         .collect();
     Ok((credentials, principals))

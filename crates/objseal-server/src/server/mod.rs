@@ -131,15 +131,26 @@ impl Server {
             );
         }
         let metrics = Arc::new(Metrics::default());
-        let layer = SseLayer::new(
+        // The default key is pinned by ARN: an alias moved later (by anyone who may create
+        // aliases) cannot redirect the server's new objects to another key.
+        let mut sse = config.sse.clone();
+        sse.default_kms_key.clone_from(&default_kms_key_arn);
+        let mut layer = SseLayer::new(
             store,
             kms,
             sse_s3,
             *upload_id_key,
-            config.sse.clone(),
+            sse,
             Arc::clone(&metrics),
-        )
-        .with_principals(Arc::clone(&directory));
+        );
+        if config.kms_as_server && config.remote_kms.is_some() {
+            tracing::warn!(
+                "SSE-KMS calls use the server's own KMS rights (kms_as_server): the KMS's key \
+                 policies see the server, not the principal, so they do not separate roles"
+            );
+        } else {
+            layer = layer.with_principals(Arc::clone(&directory));
+        }
         let mut auth = SimpleAuth::new();
         for key in &credentials.keys {
             auth.register(key.id.clone(), key.secret.as_str().into());

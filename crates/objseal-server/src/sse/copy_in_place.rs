@@ -1,5 +1,6 @@
-//! A metadata-only copy of an SSE-S3 or SSE-KMS object onto itself (`CopyObject` with `REPLACE`,
-//! naming no encryption or exactly the one the object has): the store copies the ciphertext as it
+//! A metadata-only copy of an SSE-S3 or SSE-KMS object onto itself (`CopyObject` with `REPLACE`
+//! whose encryption — named, or the bucket's or server's default — is exactly the one the object
+//! has): the store copies the ciphertext as it
 //! is, with the new metadata beside the object's own record. The object's key and context are its
 //! bucket and key, so nothing needs re-encrypting: no data key is unwrapped and no KMS call is
 //! made — changing an object's metadata needs S3 permissions only, as reading its metadata does
@@ -15,7 +16,8 @@ use s3s::{S3, S3Error, S3Request, S3Response};
 use super::SseLayer;
 use super::copy::precondition_on_copy;
 use super::echo::{SseEcho, echo_sse};
-use super::record::{ESCAPED_USER_PREFIX, ObjectRecord, SseKind, stored_user_metadata};
+use super::record::{ESCAPED_USER_PREFIX, HEADER, ObjectRecord, SseKind, stored_user_metadata};
+use super::request::{SseChoice, write_sse_headers};
 use crate::internal::RESERVED_PREFIX;
 
 impl<S: S3> SseLayer<S> {
@@ -52,7 +54,10 @@ impl<S: S3> SseLayer<S> {
         );
         let head = self.inner.head_object(head_req).await?.output;
         let record = ObjectRecord::from_metadata(head.metadata.as_ref())?;
-        if !keeps_encryption(i, &record) {
+        let choice = self
+            .choose_encryption(&i.bucket, write_sse_headers!(i), super::is_tls(req))
+            .await?;
+        if !keeps_encryption(&choice, &record, &self.config.default_kms_key) {
             return Ok(None);
         }
         let etag = record.etag.clone().unwrap_or_default();
@@ -92,9 +97,23 @@ impl<S: S3> SseLayer<S> {
         copy.checksum_algorithm = None;
         copy.tagging = None;
         copy.tagging_directive = None;
+        let mut copy_req = super::inner_request(req, http::Method::PUT, copy);
+        // The ETag alone does not tell writes of equal plaintexts apart; the header does.
+        let header = head
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get(HEADER))
+            .cloned()
+            .ok_or_else(|| super::errors::corrupt("missing header"))?;
+        copy_req
+            .extensions
+            .insert(crate::internal::CopySourceMetadataMatch {
+                name: HEADER.to_owned(),
+                value: header,
+            });
         let copied = self
             .inner
-            .copy_object(super::inner_request(req, http::Method::PUT, copy))
+            .copy_object(copy_req)
             .await
             .map_err(|e| {
                 if *e.code() == s3s::S3ErrorCode::PreconditionFailed {
@@ -122,18 +141,19 @@ impl<S: S3> SseLayer<S> {
     }
 }
 
-/// Whether the copy asks for the encryption the object has: SSE-S3 or SSE-KMS, named or not, and
-/// for SSE-KMS the same key ARN and bucket-key setting when named.
-fn keeps_encryption(i: &CopyObjectInput, record: &ObjectRecord) -> bool {
+/// Whether the encryption a copy would get — its headers, else the bucket's default, else the
+/// server's — is the one the object has: the same kind, and for SSE-KMS the same key ARN (the
+/// server's default key is configured by ARN) and bucket-key setting, without a new context.
+fn keeps_encryption(choice: &SseChoice, record: &ObjectRecord, default_kms_key: &str) -> bool {
     let sealing = &record.sealing;
-    let sse = i.server_side_encryption.as_ref().map(|s| s.as_str());
-    let key_id = i.ssekms_key_id.as_deref();
-    let bucket_key_same = i.bucket_key_enabled.is_none_or(|b| b == sealing.bucket_key);
-    match (sealing.kind, sse) {
-        (SseKind::S3 | SseKind::Kms, None) => key_id.is_none() && i.bucket_key_enabled.is_none(),
-        (SseKind::S3, Some("AES256")) => key_id.is_none() && i.bucket_key_enabled.is_none(),
-        (SseKind::Kms, Some("aws:kms")) => {
-            key_id.is_some() && key_id == sealing.kms_key.as_deref() && bucket_key_same
+    match (sealing.kind, choice) {
+        (SseKind::S3, SseChoice::S3) => true,
+        (SseKind::Kms, SseChoice::Kms(k)) => {
+            let key = k.key_id.as_deref().unwrap_or(default_kms_key);
+            sealing.kms_key.as_deref() == Some(key)
+                && k.context.is_empty()
+                && sealing.kms_context.is_empty()
+                && k.bucket_key == sealing.bucket_key
         }
         _ => false,
     }

@@ -11,6 +11,7 @@ mod checksum;
 mod copy;
 mod copy_in_place;
 mod cpu;
+mod delete_objects;
 mod echo;
 mod errors;
 mod get;
@@ -416,7 +417,7 @@ impl<S: S3> S3 for SseLayer<S> {
         &self,
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
-        pass!(self, "DeleteBucket", delete_bucket, req)
+        own!(self, "DeleteBucket", self.delete_bucket_and_policy(req))
     }
     async fn delete_object(
         &self,
@@ -428,7 +429,7 @@ impl<S: S3> S3 for SseLayer<S> {
         &self,
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
-        pass!(self, "DeleteObjects", delete_objects, req)
+        own!(self, "DeleteObjects", self.delete_objects_checked(req))
     }
     async fn list_objects(
         &self,

@@ -7,8 +7,8 @@ use std::sync::{Arc, RwLock};
 
 use objseal_kms::policy::Policy;
 use s3s::dto::{
-    DeleteBucketPolicyInput, DeleteBucketPolicyOutput, GetBucketPolicyInput, ListBucketsInput,
-    PutBucketPolicyInput, PutBucketPolicyOutput,
+    DeleteBucketInput, DeleteBucketOutput, DeleteBucketPolicyInput, DeleteBucketPolicyOutput,
+    GetBucketPolicyInput, ListBucketsInput, PutBucketPolicyInput, PutBucketPolicyOutput,
 };
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -127,6 +127,19 @@ impl<S: S3> SseLayer<S> {
     ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
         let bucket = req.input.bucket.clone();
         let out = self.inner.delete_bucket_policy(req).await?;
+        self.policies.set(&bucket, None);
+        Ok(out)
+    }
+
+    /// Deletes a bucket and forgets its policy, which the store deleted with it: a bucket made
+    /// again under the same name starts without one, here as after a restart.
+    pub(crate) async fn delete_bucket_and_policy(
+        &self,
+        mut req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        super::put::scrub_headers(&mut req.headers);
+        let bucket = req.input.bucket.clone();
+        let out = self.inner.delete_bucket(req).await?;
         self.policies.set(&bucket, None);
         Ok(out)
     }

@@ -281,6 +281,10 @@ impl LocalStore {
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         let late = req.extensions.get::<LateMetadata>().cloned();
+        let must_hold = req
+            .extensions
+            .get::<crate::internal::CopySourceMetadataMatch>()
+            .cloned();
         let input = req.input;
         let (src_bucket, src_key) = match &input.copy_source {
             CopySource::Bucket { bucket, key, .. } => (bucket.to_string(), key.to_string()),
@@ -325,6 +329,11 @@ impl LocalStore {
                 && !cond.is_any()
                 && cond.as_etag().map(|e| e.value().trim_matches('"'))
                     != Some(src_meta.etag.as_str())
+            {
+                return Err(s3_error!(PreconditionFailed));
+            }
+            if let Some(m) = &must_hold
+                && src_meta.metadata.get(&m.name) != Some(&m.value)
             {
                 return Err(s3_error!(PreconditionFailed));
             }

@@ -1559,6 +1559,29 @@ async fn copy_and_delete_objects() {
         .unwrap();
     assert_eq!(get(&store, "bkt", "src", None).await.unwrap().0, b"copy me");
 
+    // The layer's preconditions: the ETag, and a metadata entry of the version opened.
+    let mut stale = copy("bkt", "c4", Some(MetadataDirective::REPLACE));
+    stale.input.copy_source_if_match = Some(ETagCondition::ETag(ETag::Strong("0".repeat(32))));
+    assert_eq!(
+        code(store.copy_object(stale).await),
+        S3ErrorCode::PreconditionFailed
+    );
+    for (value, ok) in [("1", false), ("2", true)] {
+        let mut guarded = copy("bkt", "c5", Some(MetadataDirective::REPLACE));
+        guarded
+            .extensions
+            .insert(crate::internal::CopySourceMetadataMatch {
+                name: "m".into(),
+                value: value.into(),
+            });
+        let result = store.copy_object(guarded).await;
+        if ok {
+            result.unwrap();
+        } else {
+            assert_eq!(code(result), S3ErrorCode::PreconditionFailed);
+        }
+    }
+
     let mut missing = copy("dst", "c3", None);
     missing.input.copy_source = CopySource::Bucket {
         bucket: "bkt".into(),

@@ -12,6 +12,7 @@ mod modes;
 mod multipart;
 mod operations;
 mod policy;
+mod policy_gate;
 mod ranges;
 mod remote_kms;
 mod role_separation;
