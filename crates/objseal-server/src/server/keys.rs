@@ -182,7 +182,21 @@ pub(crate) async fn ensure_default_key(
     region: &str,
 ) -> Result<String, ServerError> {
     match kms.describe_key(key).await {
-        Ok(m) => return Ok(m.arn),
+        Ok(m) => {
+            // A key made before key policies existed is open to every principal of the account,
+            // directly too: say so, once, rather than re-policy the operator's key behind their back.
+            if let Ok(policy) = kms.get_key_policy(&m.arn).await
+                && policy == objseal_kms::keystore::account_policy(&m.account_id)
+            {
+                tracing::warn!(
+                    key = %m.arn,
+                    "the default KMS key has the account-wide policy (every principal may use and \
+                     administer it, not only through S3): give it a policy, e.g. `objseal kms \
+                     put-key-policy` with the one new default keys get"
+                );
+            }
+            return Ok(m.arn);
+        }
         Err(KmsError::NotFound(_)) if key.starts_with("alias/") => {}
         Err(e) => {
             return Err(ServerError::kms(
