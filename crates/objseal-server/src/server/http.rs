@@ -172,6 +172,15 @@ async fn connection<I>(
     }
 }
 
+/// Whether a request carries a body (a non-zero `Content-Length`, or chunked transfer).
+fn has_body(headers: &hyper::HeaderMap) -> bool {
+    headers.contains_key(hyper::header::TRANSFER_ENCODING)
+        || headers
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
+}
+
 /// One request through the S3 service (see the [module documentation](self)).
 async fn handle(
     s3: &S3Service,
@@ -183,6 +192,7 @@ async fn handle(
     let id = RequestId::generate();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let sends_body = has_body(request.headers());
     request.extensions_mut().insert(transport);
     request.extensions_mut().insert(id.clone());
     request
@@ -202,6 +212,14 @@ async fn handle(
     }
     if status.is_client_error() || status.is_server_error() {
         add_request_id_to_error(&mut response, id.as_str());
+        // A refusal may come before the body was read (a blocked SSE-C upload, a denied PUT):
+        // the unread rest would be taken for the next request on a kept-alive connection, so the
+        // connection ends with this answer, as Amazon S3 does — clients open a fresh one.
+        if sends_body {
+            response
+                .headers_mut()
+                .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+        }
     }
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let peer = Peer(peer);
@@ -353,5 +371,24 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_refused_request_with_a_body_ends_its_connection() {
+        let service = s3s::service::S3ServiceBuilder::new(Probe).build();
+        let transport = Transport {
+            tls: false,
+            peer: None,
+        };
+        let with_body = Request::put("/")
+            .header("content-length", "5")
+            .body(Body::from(bytes::Bytes::from_static(b"hello")))
+            .unwrap();
+        let response = handle(&service, with_body, transport, None).await;
+        assert!(response.status().is_client_error() || response.status().is_server_error());
+        assert_eq!(response.headers()["connection"], "close");
+        let without = Request::get("/").body(Body::empty()).unwrap();
+        let response = handle(&service, without, transport, None).await;
+        assert!(response.headers().get("connection").is_none());
     }
 }
