@@ -18,6 +18,7 @@ use objseal_server::server::{
     AccessKey, CredentialSource, DEFAULT_DATA_DIR, DEFAULT_KMS_KEY_ALIAS, DEFAULT_LISTEN, KmsKind,
     RunningServer, TlsFiles,
 };
+use objseal_server::store::{BackendCredentials, RemoteStoreConfig};
 use objseal_server::{Server, ServerConfig};
 use zeroize::Zeroizing;
 
@@ -55,6 +56,24 @@ pub struct ServeArgs {
     /// (credentials from the usual AWS environment variables and files).
     #[arg(long, value_name = "URL")]
     pub kms_endpoint: Option<String>,
+    /// Keep the objects in the S3-compatible service at URL (Ceph RGW, MinIO, moto; `s3://` for
+    /// Amazon S3 itself) instead of DIR/store: a stateless encrypting gateway — any number of
+    /// instances sharing the backend, the root key (--root-key-file or OBJSEAL_KMS_ROOT_KEY) and
+    /// the KMS (--kms-endpoint) serve the same buckets. Credentials: OBJSEAL_BACKEND_ACCESS_KEY_ID
+    /// and OBJSEAL_BACKEND_SECRET_ACCESS_KEY, else the usual AWS sources.
+    #[arg(long, value_name = "URL", env = "OBJSEAL_BACKEND")]
+    pub backend: Option<String>,
+    /// The backend's region [default: us-east-1].
+    #[arg(
+        long,
+        value_name = "REGION",
+        env = "OBJSEAL_BACKEND_REGION",
+        requires = "backend"
+    )]
+    pub backend_region: Option<String>,
+    /// Address the backend's buckets virtual-hosted style (`bucket.host`) rather than path style.
+    #[arg(long, requires = "backend")]
+    pub backend_virtual_hosted: bool,
     /// Call the --kms-endpoint service with the server's own rights rather than on behalf of each
     /// principal: for KMSs that cannot act for others (AWS KMS, moto). Its key policies then see
     /// the server, not the user — no role separation.
@@ -187,9 +206,38 @@ fn config(args: &ServeArgs) -> Result<ServerConfig> {
         });
     }
     config.kms_as_server = args.kms_as_server;
+    if let Some(url) = &args.backend {
+        config.backend = Some(backend_config(args, url)?);
+    }
     config.sse.allow_ssec_over_http = args.allow_ssec_over_http;
     config.sse.default_encryption = args.default_encryption.0;
     Ok(config)
+}
+
+/// The backing store of `--backend URL`.
+fn backend_config(args: &ServeArgs, url: &str) -> Result<RemoteStoreConfig> {
+    let mut backend = match url.trim_end_matches('/') {
+        "s3:" | "s3:/" | "s3://" | "s3" => RemoteStoreConfig::default(),
+        u if u.starts_with("http://") || u.starts_with("https://") => RemoteStoreConfig::new(u),
+        other => bail!(
+            "--backend {other}: expected an http:// or https:// endpoint URL, or s3:// for Amazon S3"
+        ),
+    };
+    if let Some(region) = &args.backend_region {
+        backend.region.clone_from(region);
+    }
+    backend.path_style = !args.backend_virtual_hosted;
+    let id = std::env::var("OBJSEAL_BACKEND_ACCESS_KEY_ID").ok();
+    let secret = std::env::var("OBJSEAL_BACKEND_SECRET_ACCESS_KEY").ok();
+    backend.credentials = match (id, secret) {
+        (Some(id), Some(secret)) => Some(BackendCredentials::new(id, secret)),
+        (None, None) => None,
+        _ => bail!(
+            "give both OBJSEAL_BACKEND_ACCESS_KEY_ID and OBJSEAL_BACKEND_SECRET_ACCESS_KEY, or \
+             neither (the usual AWS sources then)"
+        ),
+    };
+    Ok(backend)
 }
 
 /// Logs to standard error, `RUST_LOG` (default `info`). s3s's own logs stay at `info` at most
@@ -221,6 +269,23 @@ fn print_banner(server: &RunningServer, args: &ServeArgs) -> std::io::Result<()>
     let credentials = server.credentials_path();
     let key = server.access_key();
     writeln!(out, "  data directory  {}", data.display())?;
+    if let Some(url) = &args.backend {
+        writeln!(out, "  backing store   {url} (stateless gateway)")?;
+        if matches!(server.kms(), KmsKind::Embedded(_)) {
+            writeln!(
+                out,
+                "  note            SSE-KMS keys are in this instance's embedded keystore: other \
+                 gateways on the same backend need a shared KMS (--kms-endpoint)"
+            )?;
+        }
+        if server.root_key_source() == objseal_server::server::RootKeySource::Generated {
+            writeln!(
+                out,
+                "  note            a new root key was made: give every gateway of this backend the \
+                 same one (--root-key-file), or they cannot read each other's SSE-S3 objects"
+            )?;
+        }
+    }
     match server.kms() {
         KmsKind::Embedded(store) => writeln!(
             out,

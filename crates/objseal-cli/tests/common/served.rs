@@ -40,6 +40,17 @@ impl Served {
         secret_key: &str,
         extra: &[&std::ffi::OsStr],
     ) -> Self {
+        Self::start_with_env(data, access_key, secret_key, extra, &[])
+    }
+
+    /// [`start_with`](Self::start_with) with more environment variables for the server.
+    pub fn start_with_env(
+        data: &Path,
+        access_key: &str,
+        secret_key: &str,
+        extra: &[&std::ffi::OsStr],
+        env: &[(&str, &str)],
+    ) -> Self {
         let log = data.with_extension(format!("log-{}", unique()));
         let log_file = std::fs::File::create(&log).expect("creating the server log file");
         let mut cmd = Command::new(BIN);
@@ -58,6 +69,7 @@ impl Served {
             .args(extra)
             .env("OBJSEAL_ACCESS_KEY", access_key)
             .env("OBJSEAL_SECRET_KEY", secret_key)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log_file)

@@ -10,6 +10,7 @@ use objseal_kms::remote::RemoteConfig;
 
 use super::credentials::AccessKey;
 use crate::sse::SseConfig;
+use crate::store::RemoteStoreConfig;
 
 /// Where the server listens when nothing else is said: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
@@ -43,7 +44,7 @@ pub struct TlsFiles {
 /// | `root.key` | the root key (mode 0600), made on first start unless [`ServerConfig::root_key`] is given |
 /// | `credentials` | the generated access key (mode 0600, AWS shared-credentials format), unless [`ServerConfig::access_keys`] are given |
 /// | `kms/keys.store`, `kms/keys.store.audit.jsonl` | the embedded keystore and its audit log (not with [`ServerConfig::remote_kms`]) |
-/// | `store/` | the objects ([`LocalStore`](crate::LocalStore)) |
+/// | `store/` | the objects ([`LocalStore`](crate::LocalStore)); not with [`ServerConfig::backend`] |
 ///
 /// The library reads no environment variables; the `objseal serve` command maps its flags and
 /// environment onto this structure.
@@ -59,6 +60,10 @@ pub struct ServerConfig {
     pub root_key: Option<RootKey>,
     /// Serve SSE-KMS from this AWS-KMS-compatible service instead of the embedded keystore.
     pub remote_kms: Option<RemoteConfig>,
+    /// Keep buckets and objects in this S3-compatible service
+    /// ([`RemoteStore`](crate::store::RemoteStore)) instead of `<data>/store`: the stateless
+    /// gateway. Gateways sharing a backend must share the root key and the KMS.
+    pub backend: Option<RemoteStoreConfig>,
     /// The access keys clients sign with; empty: the pair stored in `<data>/credentials`, made
     /// on first start (the principal `admin`). Each configured key is a principal named after its
     /// id, or `admin` when it is the only one. Not together with [`ServerConfig::principals`].
@@ -96,6 +101,7 @@ impl ServerConfig {
             data_dir: data_dir.into(),
             root_key: None,
             remote_kms: None,
+            backend: None,
             access_keys: Vec::new(),
             principals: Vec::new(),
             kms_as_server: false,

@@ -81,6 +81,12 @@ impl Server {
     /// A [`ServerError`] naming what failed: the data directory, a secret file, the KMS, the TLS
     /// files or the listen address. Nothing is served then.
     pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+        if let Some(backend) = &config.backend {
+            let store = crate::store::RemoteStore::connect(backend.clone())
+                .await
+                .map_err(|e| ServerError::Config(format!("the backing store: {e}")))?;
+            return Self::start_with_store(config, store).await;
+        }
         let store_dir = config.data_dir.join(STORE_DIR);
         fsutil::create_private_dir(&config.data_dir)?;
         let store = LocalStore::open(&store_dir).map_err(|e| {

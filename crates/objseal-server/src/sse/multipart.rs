@@ -234,7 +234,7 @@ impl<S: S3> SseLayer<S> {
         let inner = self.inner.upload_part(part_req).await;
         let digests = match sealed.digests.await {
             Ok(Ok(d)) => d,
-            Ok(Err(e)) => return Err(e),
+            Ok(Err(e)) => return Err(super::seal_body::write_error(e, inner)),
             Err(_) => {
                 return Err(inner
                     .err()

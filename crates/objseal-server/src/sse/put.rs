@@ -318,7 +318,7 @@ impl<S: S3> SseLayer<S> {
         // The body's own verdict (short body, bad digest) explains a failure best.
         let digests = match sealed.digests.await {
             Ok(Ok(d)) => d,
-            Ok(Err(e)) => return Err(e),
+            Ok(Err(e)) => return Err(super::seal_body::write_error(e, inner)),
             Err(_) => {
                 return Err(inner
                     .err()

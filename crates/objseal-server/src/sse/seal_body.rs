@@ -284,10 +284,23 @@ async fn finish_job(job: SealJob, tx: &BodySender) -> Result<BodyChecks, S3Error
     Ok(checks)
 }
 
+/// The sealing's error when the store stopped taking the body: the store's own answer says why.
+const STORE_STOPPED: &str = "The store stopped reading.";
+
 async fn send(tx: &BodySender, batch: Vec<u8>) -> Result<(), S3Error> {
-    tx.send(Ok(vec![Bytes::from(batch)])).await.map_err(|_| {
-        S3Error::with_message(S3ErrorCode::InternalError, "The store stopped reading.")
-    })
+    tx.send(Ok(vec![Bytes::from(batch)]))
+        .await
+        .map_err(|_| S3Error::with_message(S3ErrorCode::InternalError, STORE_STOPPED))
+}
+
+/// The error to answer a write with: the body's own verdict (short body, bad digest) explains a
+/// failure best — unless the sealing failed only because the store stopped reading, when the
+/// store's refusal (a 400, a 503 from a backend) is the reason.
+pub(crate) fn write_error<T>(sealing: S3Error, store: Result<T, S3Error>) -> S3Error {
+    match store {
+        Err(e) if sealing.message() == Some(STORE_STOPPED) => e,
+        _ => sealing,
+    }
 }
 
 #[cfg(test)]

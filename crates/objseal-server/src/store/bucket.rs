@@ -209,7 +209,7 @@ fn load_object_meta(path: &Path) -> io::Result<ObjectMeta> {
 }
 
 /// The stored form of a default-encryption configuration.
-fn rules_from_dto(config: ServerSideEncryptionConfiguration) -> Vec<SseRule> {
+pub(super) fn rules_from_dto(config: ServerSideEncryptionConfiguration) -> Vec<SseRule> {
     config
         .rules
         .into_iter()
@@ -231,7 +231,7 @@ fn rules_from_dto(config: ServerSideEncryptionConfiguration) -> Vec<SseRule> {
         .collect()
 }
 
-fn rules_to_dto(rules: &[SseRule]) -> ServerSideEncryptionConfiguration {
+pub(super) fn rules_to_dto(rules: &[SseRule]) -> ServerSideEncryptionConfiguration {
     ServerSideEncryptionConfiguration {
         rules: rules
             .iter()
@@ -249,7 +249,7 @@ fn rules_to_dto(rules: &[SseRule]) -> ServerSideEncryptionConfiguration {
 }
 
 /// The stored form of blocked encryption types: their wire names.
-fn blocked_to_names(blocked: &BlockedEncryptionTypes) -> Vec<String> {
+pub(super) fn blocked_to_names(blocked: &BlockedEncryptionTypes) -> Vec<String> {
     blocked
         .types()
         .iter()
@@ -259,7 +259,7 @@ fn blocked_to_names(blocked: &BlockedEncryptionTypes) -> Vec<String> {
 
 /// Blocked encryption types from their stored names. A name this version does not know (written
 /// by a newer one, or by hand) is left out and logged rather than making the bucket unreadable.
-fn blocked_from_names(names: &[String]) -> BlockedEncryptionTypes {
+pub(super) fn blocked_from_names(names: &[String]) -> BlockedEncryptionTypes {
     BlockedEncryptionTypes::new(names.iter().filter_map(|n| {
         let t = EncryptionType::parse(n);
         if t.is_none() {

@@ -40,6 +40,7 @@ mod list;
 mod multipart;
 mod object;
 mod object_file;
+pub mod remote;
 
 #[cfg(test)]
 mod tests;
@@ -54,6 +55,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use time::OffsetDateTime;
+
+pub use self::remote::{BackendCredentials, RemoteStore, RemoteStoreConfig};
 
 use self::bucket::BucketState;
 use self::layout::{BUCKETS_DIR, TMP_DIR};

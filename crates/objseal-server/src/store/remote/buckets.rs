@@ -1,0 +1,419 @@
+//! Buckets: created, listed and deleted in the backend; their configuration (default encryption,
+//! blocked encryption types, policy) kept in the bucket as the sidecar object
+//! [`BUCKET_CONFIG_KEY`], never as the backend's own bucket encryption or policy.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketLocationConstraint as SdkLocation, CreateBucketConfiguration};
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+
+use super::body::collect_limited;
+use super::errors::{Subject, backend_error};
+use super::{GATEWAY_PREFIX, RemoteStore, from_sdk_time, quoted, unquote};
+use crate::internal::BlockedEncryptionTypes;
+use crate::store::bucket::{
+    BucketConfig, SseRule, blocked_from_names, blocked_to_names, rules_from_dto, rules_to_dto,
+};
+use crate::store::now_ms;
+
+/// The sidecar holding a bucket's configuration, in [`LocalStore`](crate::LocalStore)'s
+/// `bucket.json` shape.
+pub const BUCKET_CONFIG_KEY: &str = ".objseal/bucket.json";
+
+/// The largest sidecar read (a policy is at most 20 KiB).
+const MAX_CONFIG_LEN: usize = 256 * 1024;
+
+/// How often a configuration change is tried again after losing a race with another gateway.
+const CONFIG_ATTEMPTS: usize = 5;
+
+impl RemoteStore {
+    /// The bucket's configuration and the sidecar's backend ETag; `None` when it has none.
+    async fn read_config(&self, bucket: &str) -> S3Result<Option<(BucketConfig, String)>> {
+        let answer = self
+            .inner
+            .clients
+            .calls
+            .get_object()
+            .bucket(bucket)
+            .key(BUCKET_CONFIG_KEY)
+            .send()
+            .await;
+        let out = match answer {
+            Ok(out) => out,
+            Err(e) => {
+                let e = backend_error("GetObject", Subject::Object, e);
+                return match e.code() {
+                    S3ErrorCode::NoSuchKey => Ok(None),
+                    _ => Err(e),
+                };
+            }
+        };
+        let etag = out.e_tag().map(unquote).unwrap_or_default();
+        let bytes = collect_limited(out.body.into_inner(), MAX_CONFIG_LEN)
+            .await
+            .map_err(|e| {
+                tracing::warn!(bucket, error = %e, "reading the bucket configuration failed");
+                super::errors::slow_down(
+                    "The bucket configuration could not be read; please retry.",
+                )
+            })?;
+        // The name inside is not checked: a bucket copied or replicated under another name
+        // keeps its configuration.
+        let config: BucketConfig = serde_json::from_slice(&bytes)
+            .map_err(|e| super::errors::corrupt(bucket, BUCKET_CONFIG_KEY, &e))?;
+        Ok(Some((config, etag)))
+    }
+
+    /// Changes the bucket's configuration: read, changed, written back on the condition that
+    /// nobody wrote it meanwhile (`If-Match` on the ETag read, `If-None-Match: *` when there
+    /// was none), tried again when another gateway did. A backend that ignores conditional
+    /// writes makes the last writer win, as S3's own configuration calls do; one that refuses
+    /// them (501) gets an unconditional write.
+    async fn update_config(
+        &self,
+        bucket: &str,
+        change: impl Fn(&mut BucketConfig),
+    ) -> S3Result<()> {
+        for _ in 0..CONFIG_ATTEMPTS {
+            let current = self.read_config(bucket).await?;
+            let (mut config, etag) = match current {
+                Some((config, etag)) => (config, Some(etag)),
+                None => (
+                    BucketConfig {
+                        name: bucket.to_owned(),
+                        created: now_ms(),
+                        encryption: None,
+                        blocked_encryption_types: Vec::new(),
+                        policy: None,
+                    },
+                    None,
+                ),
+            };
+            change(&mut config);
+            config.name = bucket.to_owned();
+            let json = serde_json::to_vec_pretty(&config).map_err(|_| {
+                super::errors::internal("the bucket configuration could not be written")
+            })?;
+            let put = |conditional: bool| {
+                let mut put = self
+                    .inner
+                    .clients
+                    .calls
+                    .put_object()
+                    .bucket(bucket)
+                    .key(BUCKET_CONFIG_KEY)
+                    .content_type("application/json")
+                    .body(ByteStream::from(json.clone()));
+                if conditional {
+                    put = match &etag {
+                        Some(etag) => put.if_match(quoted(etag)),
+                        None => put.if_none_match("*"),
+                    };
+                }
+                put.send()
+            };
+            let answer = match put(true).await {
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 501) => {
+                    tracing::warn!(
+                        bucket,
+                        "the backing store refuses conditional writes: the bucket configuration is written unconditionally"
+                    );
+                    put(false).await
+                }
+                other => other,
+            };
+            match answer {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    let status = e.raw_response().map(|r| r.status().as_u16());
+                    // 412: another gateway changed it; 409: another write was in flight.
+                    if matches!(status, Some(412 | 409)) {
+                        continue;
+                    }
+                    let e = backend_error("PutObject", Subject::Object, e);
+                    // The sidecar read was deleted meanwhile (If-Match on nothing): read again.
+                    if *e.code() == S3ErrorCode::NoSuchKey {
+                        continue;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Err(S3Error::with_message(
+            S3ErrorCode::SlowDown,
+            "The bucket configuration is being changed concurrently; please retry.",
+        ))
+    }
+
+    /// The configuration, if the bucket has one; `NoSuchBucket` when the bucket does not exist
+    /// (the backend tells a missing bucket from a missing sidecar: `NoSuchBucket` / `NoSuchKey`).
+    async fn config_of(&self, bucket: &str) -> S3Result<Option<BucketConfig>> {
+        Ok(self.read_config(bucket).await?.map(|(config, _)| config))
+    }
+
+    async fn head_bucket_named(&self, bucket: &str) -> S3Result<()> {
+        self.inner
+            .clients
+            .calls
+            .head_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| backend_error("HeadBucket", Subject::Bucket, e))?;
+        Ok(())
+    }
+
+    pub(super) async fn list_buckets_impl(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
+        let input = req.input;
+        let out = self
+            .inner
+            .clients
+            .calls
+            .list_buckets()
+            .set_prefix(input.prefix)
+            .set_continuation_token(input.continuation_token)
+            .set_max_buckets(input.max_buckets)
+            .send()
+            .await
+            .map_err(|e| backend_error("ListBuckets", Subject::Bucket, e))?;
+        let buckets = out
+            .buckets()
+            .iter()
+            .map(|b| Bucket {
+                name: b.name().map(str::to_owned),
+                creation_date: b.creation_date().map(from_sdk_time),
+                bucket_region: None,
+            })
+            .collect();
+        Ok(S3Response::new(ListBucketsOutput {
+            buckets: Some(buckets),
+            continuation_token: out.continuation_token().map(str::to_owned),
+            prefix: out.prefix().map(str::to_owned),
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn create_bucket_impl(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        let input = req.input;
+        let location = input
+            .create_bucket_configuration
+            .and_then(|c| c.location_constraint)
+            .map(|l| {
+                CreateBucketConfiguration::builder()
+                    .location_constraint(SdkLocation::from(l.as_str()))
+                    .build()
+            });
+        self.inner
+            .clients
+            .calls
+            .create_bucket()
+            .bucket(&input.bucket)
+            .set_create_bucket_configuration(location)
+            .send()
+            .await
+            .map_err(|e| backend_error("CreateBucket", Subject::Bucket, e))?;
+        Ok(S3Response::new(CreateBucketOutput {
+            location: Some(format!("/{}", input.bucket)),
+        }))
+    }
+
+    pub(super) async fn head_bucket_impl(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.head_bucket_named(&req.input.bucket).await?;
+        Ok(S3Response::new(HeadBucketOutput::default()))
+    }
+
+    pub(super) async fn get_bucket_location_impl(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        let out = self
+            .inner
+            .clients
+            .calls
+            .get_bucket_location()
+            .bucket(&req.input.bucket)
+            .send()
+            .await
+            .map_err(|e| backend_error("GetBucketLocation", Subject::Bucket, e))?;
+        let location_constraint = out
+            .location_constraint()
+            .map(|l| l.as_str())
+            .filter(|l| !l.is_empty())
+            .map(|l| BucketLocationConstraint::from(l.to_owned()));
+        Ok(S3Response::new(GetBucketLocationOutput {
+            location_constraint,
+        }))
+    }
+
+    /// Deletes a bucket whose only objects are the gateway's: those first (the backend refuses
+    /// to delete a bucket that holds any), then the bucket. Should the bucket turn out not to
+    /// be empty after all (a write through another gateway in between), its configuration is
+    /// written back.
+    pub(super) async fn delete_bucket_impl(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        let bucket = req.input.bucket;
+        let mut gateway_keys = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .inner
+                .clients
+                .calls
+                .list_objects_v2()
+                .bucket(&bucket)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| backend_error("ListObjectsV2", Subject::Bucket, e))?;
+            for key in out.contents().iter().filter_map(|o| o.key()) {
+                if !key.starts_with(GATEWAY_PREFIX) {
+                    return Err(s3_error!(
+                        BucketNotEmpty,
+                        "The bucket you tried to delete is not empty"
+                    ));
+                }
+                gateway_keys.push(key.to_owned());
+            }
+            match out.next_continuation_token() {
+                Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        let saved = self.read_config(&bucket).await?.map(|(c, _)| c);
+        for key in &gateway_keys {
+            self.inner
+                .clients
+                .calls
+                .delete_object()
+                .bucket(&bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| backend_error("DeleteObject", Subject::Object, e))?;
+        }
+        let deleted = self
+            .inner
+            .clients
+            .calls
+            .delete_bucket()
+            .bucket(&bucket)
+            .send()
+            .await;
+        if let Err(e) = deleted {
+            let e = backend_error("DeleteBucket", Subject::Bucket, e);
+            if let Some(config) = saved {
+                let restored = self.update_config(&bucket, |c| *c = config.clone()).await;
+                if let Err(r) = restored {
+                    tracing::error!(bucket = %bucket, code = r.code().as_str(),
+                        "the bucket configuration could not be written back after a failed delete");
+                }
+            }
+            return Err(e);
+        }
+        Ok(S3Response::new(DeleteBucketOutput {}))
+    }
+
+    pub(super) async fn put_bucket_encryption_impl(
+        &self,
+        req: S3Request<PutBucketEncryptionInput>,
+    ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
+        let blocked = req
+            .extensions
+            .get::<BlockedEncryptionTypes>()
+            .cloned()
+            .unwrap_or_default();
+        let input = req.input;
+        let rules = rules_from_dto(input.server_side_encryption_configuration);
+        let names = blocked_to_names(&blocked);
+        self.update_config(&input.bucket, |c| {
+            c.encryption = Some(rules.clone());
+            c.blocked_encryption_types.clone_from(&names);
+        })
+        .await?;
+        Ok(S3Response::new(PutBucketEncryptionOutput {}))
+    }
+
+    pub(super) async fn get_bucket_encryption_impl(
+        &self,
+        req: S3Request<GetBucketEncryptionInput>,
+    ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+        let config = self.config_of(&req.input.bucket).await?;
+        let Some((rules, blocked)) = config.and_then(|c| {
+            let blocked = blocked_from_names(&c.blocked_encryption_types);
+            c.encryption.map(|r: Vec<SseRule>| (r, blocked))
+        }) else {
+            let mut err = s3_error!(
+                ServerSideEncryptionConfigurationNotFoundError,
+                "The server side encryption configuration was not found"
+            );
+            err.set_status_code(hyper::StatusCode::NOT_FOUND);
+            return Err(err);
+        };
+        let mut out = S3Response::new(GetBucketEncryptionOutput {
+            server_side_encryption_configuration: Some(rules_to_dto(&rules)),
+        });
+        if !blocked.is_empty() {
+            out.extensions.insert(blocked);
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn delete_bucket_encryption_impl(
+        &self,
+        req: S3Request<DeleteBucketEncryptionInput>,
+    ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
+        self.update_config(&req.input.bucket, |c| {
+            c.encryption = None;
+            c.blocked_encryption_types.clear();
+        })
+        .await?;
+        Ok(S3Response::new(DeleteBucketEncryptionOutput {}))
+    }
+
+    pub(super) async fn put_bucket_policy_impl(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        let input = req.input;
+        self.update_config(&input.bucket, |c| c.policy = Some(input.policy.clone()))
+            .await?;
+        Ok(S3Response::new(PutBucketPolicyOutput {}))
+    }
+
+    pub(super) async fn get_bucket_policy_impl(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        let config = self.config_of(&req.input.bucket).await?;
+        match config.and_then(|c| c.policy) {
+            Some(policy) => Ok(S3Response::new(GetBucketPolicyOutput {
+                policy: Some(policy),
+            })),
+            None => {
+                let mut err = s3_error!(NoSuchBucketPolicy, "The bucket policy does not exist");
+                err.set_status_code(hyper::StatusCode::NOT_FOUND);
+                Err(err)
+            }
+        }
+    }
+
+    pub(super) async fn delete_bucket_policy_impl(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        self.update_config(&req.input.bucket, |c| c.policy = None)
+            .await?;
+        Ok(S3Response::new(DeleteBucketPolicyOutput {}))
+    }
+}
