@@ -81,13 +81,14 @@ async fn handle(
     let upload = query(&req, "uploadId");
     let part = query(&req, "partNumber").and_then(|p| p.parse::<u32>().ok());
     let uploads = query(&req, "uploads").is_some();
+    // `bytes=a-b`, `bytes=a-` or the suffix `bytes=-n`, resolved once the length is known.
     let range = req
         .headers()
         .get("range")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("bytes="))
         .and_then(|v| v.split_once('-'))
-        .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)));
+        .map(|(a, b)| (a.parse::<usize>().ok(), b.parse::<usize>().ok()));
     let meta = user_meta(&req);
     let body = {
         let mut buf = BytesMut::new();
@@ -150,12 +151,15 @@ async fn handle(
                 "<Error><Code>NoSuchKey</Code></Error>",
             ),
             Some(o) => {
-                let (slice, status) = match range {
-                    Some((a, b)) => (
-                        o.body.slice(a..(b + 1).min(o.body.len())),
-                        StatusCode::PARTIAL_CONTENT,
-                    ),
-                    None => (o.body.clone(), StatusCode::OK),
+                let total = o.body.len();
+                let bounds = match range {
+                    Some((Some(a), b)) => Some((a, b.map_or(total, |b| (b + 1).min(total)))),
+                    Some((None, Some(n))) => Some((total.saturating_sub(n), total)),
+                    _ => None,
+                };
+                let (slice, status) = match bounds {
+                    Some((a, b)) if a < b => (o.body.slice(a..b), StatusCode::PARTIAL_CONTENT),
+                    _ => (o.body.clone(), StatusCode::OK),
                 };
                 let len = slice.len();
                 let mut r = if method == "HEAD" {
@@ -164,6 +168,11 @@ async fn handle(
                     reply(status, slice)
                 };
                 r.headers_mut().insert("content-length", len.into());
+                if let (Some((a, b)), StatusCode::PARTIAL_CONTENT) = (bounds, status) {
+                    let range = format!("bytes {a}-{}/{total}", b - 1);
+                    r.headers_mut()
+                        .insert("content-range", range.parse().unwrap());
+                }
                 for (k, v) in &o.meta {
                     r.headers_mut().insert(
                         http::HeaderName::from_bytes(k.as_bytes()).unwrap(),

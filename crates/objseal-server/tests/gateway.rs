@@ -11,6 +11,17 @@
 #[path = "../../objseal-kms/tests/common/peers.rs"]
 mod peers;
 
+/// This binary's backend: moto's S3 server on loopback (`None` without the peers).
+fn start_site() -> Option<harness::Site> {
+    let moto = peers::MotoServer::start()?;
+    Some(harness::Site {
+        endpoint: moto.endpoint(),
+        access_key_id: peers::TEST_ACCESS_KEY_ID.to_owned(),
+        secret_access_key: peers::TEST_SECRET_ACCESS_KEY.to_owned(),
+        keep: Box::new(moto),
+    })
+}
+
 #[path = "gateway/configuration.rs"]
 mod configuration;
 #[path = "gateway/copies.rs"]
@@ -19,5 +30,11 @@ mod copies;
 mod failures;
 #[path = "gateway/harness.rs"]
 mod harness;
+#[path = "gateway/health.rs"]
+mod health;
 #[path = "gateway/modes.rs"]
 mod modes;
+#[path = "gateway/multipart.rs"]
+mod multipart;
+#[path = "gateway/policies.rs"]
+mod policies;

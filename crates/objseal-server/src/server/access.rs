@@ -29,6 +29,16 @@
 //!   that is not listed is refused (`NotImplemented`, what the layer answers for it anyway), so
 //!   that an operation added later cannot slip past the gate unmapped.
 //!
+//! **Where the policies come from.** The gate looks each bucket's policy up in the inner store
+//! ([`BucketPolicies::lookup`]) when a request needs it — nothing is read at start — and keeps
+//! it parsed: a local store's until this server changes it, a gateway's backing store's (which
+//! other gateways change) for at most [`SHARED_POLICY_TTL`](crate::sse::SHARED_POLICY_TTL) (one
+//! second). It fails closed: a store that cannot be read refuses the request with the store's
+//! error (`503 SlowDown`, `500 InternalError`), and a stored policy that does not parse refuses
+//! every request to its bucket (`403 AccessDenied`, logged) but the bucket-policy calls of
+//! [`ADMINS_GROUP`], which can replace it. `DeleteObjects` and `PostObject` keys are decided
+//! against the policy the gate looked up for the request.
+//!
 //! Every decision is appended to the access log `<data>/access.jsonl` (one JSON object per line:
 //! time, principal, access key id, operation, action, resource, decision, reason, source, request
 //! id); a decision that cannot be logged refuses the request (500), as the KMS's audit log does.
@@ -48,7 +58,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::principals::ACCOUNT_ID;
 use crate::principals::Directory;
-use crate::sse::BucketPolicies;
+use crate::sse::{BucketPolicies, PolicyState};
 
 /// The group whose members a bucket policy cannot refuse the bucket-policy calls (they stand in
 /// for Amazon S3's account root user): `arn:aws:iam::000000000000:group/admins`.
@@ -205,7 +215,7 @@ fn is_admin(identity: &Identity) -> bool {
 /// request's condition values: the one evaluation behind the gate's decisions and the SSE
 /// layer's per-key ones ([`DeferredCheck`]).
 fn evaluate(
-    policies: &BucketPolicies,
+    policy: &PolicyState,
     who: &Requester,
     headers: &http::HeaderMap,
     bucket: &str,
@@ -216,9 +226,23 @@ fn evaluate(
         Some(key) => format!("arn:aws:s3:::{bucket}/{key}"),
         None => format!("arn:aws:s3:::{bucket}"),
     };
-    let (allowed, reason) = match policies.get(bucket) {
-        None => (true, "no bucket policy".to_owned()),
-        Some(policy) => {
+    let (allowed, reason) = match policy {
+        PolicyState::None => (true, "no bucket policy".to_owned()),
+        PolicyState::Unreadable => {
+            let unreadable = "the stored bucket policy does not parse";
+            if POLICY_ACTIONS.contains(&action) && is_admin(&who.identity) {
+                (
+                    true,
+                    format!(
+                        "{unreadable}, but members of group {ADMINS_GROUP} may always manage \
+                         bucket policies"
+                    ),
+                )
+            } else {
+                (false, format!("refused: {unreadable}"))
+            }
+        }
+        PolicyState::Set(policy) => {
             let identity = &who.identity;
             let mut ctx = RequestContext::new(&identity.arn, action, &resource)
                 .with_groups(identity.groups.iter().cloned())
@@ -298,7 +322,7 @@ fn record(
 
 /// Evaluates and logs one decision.
 fn decide_and_log(
-    policies: &BucketPolicies,
+    policy: &PolicyState,
     log: &AuditLog,
     who: &Requester,
     headers: &http::HeaderMap,
@@ -306,7 +330,7 @@ fn decide_and_log(
     key: Option<&str>,
     action: &str,
 ) -> S3Result<Verdict> {
-    let verdict = evaluate(policies, who, headers, bucket, key, action);
+    let verdict = evaluate(policy, who, headers, bucket, key, action);
     record(
         log,
         who,
@@ -329,12 +353,14 @@ fn decide_and_log(
 }
 
 /// What the gate hands the SSE layer, in the request's extensions, for an operation whose
-/// resources only its body names (`DeleteObjects`, `PostObject`): who asks, the bucket policies and the access
-/// log, so that the layer decides each resource as the gate would, and logs it alike.
+/// resources only its body names (`DeleteObjects`, `PostObject`): who asks, the bucket's policy
+/// as the gate looked it up, and the access log, so that the layer decides each resource as the
+/// gate would, and logs it alike.
 #[derive(Clone)]
 pub(crate) struct DeferredCheck {
     who: Arc<Requester>,
-    policies: Arc<BucketPolicies>,
+    bucket: String,
+    policy: PolicyState,
     log: Arc<AuditLog>,
 }
 
@@ -351,8 +377,15 @@ impl DeferredCheck {
         key: &str,
         action: &str,
     ) -> S3Result<bool> {
+        // The gate looked up the policy of the request's bucket only.
+        let unknown = PolicyState::Unreadable;
+        let policy = if bucket == self.bucket {
+            &self.policy
+        } else {
+            &unknown
+        };
         decide_and_log(
-            &self.policies,
+            policy,
             &self.log,
             &self.who,
             headers,
@@ -398,6 +431,40 @@ fn copy_source(headers: &http::HeaderMap) -> Result<(String, String), (S3Error, 
             s3_error!(InvalidArgument, "invalid header: x-amz-copy-source"),
             "x-amz-copy-source malformed",
         )),
+    }
+}
+
+impl PolicyGate {
+    /// The policy of `bucket` (see [`BucketPolicies::lookup`]). A store that cannot be read
+    /// refuses the request with its error, and the refusal is logged: no policy is assumed.
+    async fn policy_of(
+        &self,
+        who: &Requester,
+        bucket: &str,
+        action: &str,
+    ) -> S3Result<PolicyState> {
+        match self.policies.lookup(bucket).await {
+            Ok(policy) => Ok(policy),
+            Err(e) => {
+                tracing::warn!(
+                    bucket,
+                    code = e.code().as_str(),
+                    "the bucket policy could not be read: request refused"
+                );
+                record(
+                    &self.log,
+                    who,
+                    Some(action),
+                    Some(&format!("arn:aws:s3:::{bucket}")),
+                    false,
+                    &format!(
+                        "the bucket policy could not be read ({})",
+                        e.code().as_str()
+                    ),
+                )?;
+                Err(e)
+            }
+        }
     }
 }
 
@@ -453,6 +520,7 @@ impl S3Access for PolicyGate {
             ),
             S3Path::Root => return record(&self.log, &who, Some(action), None, true, "no bucket"),
         };
+        let policy = self.policy_of(&who, &bucket, action).await?;
         if target == Target::BodyKeys {
             record(
                 &self.log,
@@ -464,29 +532,24 @@ impl S3Access for PolicyGate {
             )?;
             cx.extensions_mut().insert(DeferredCheck {
                 who: Arc::new(who),
-                policies: Arc::clone(&self.policies),
+                bucket,
+                policy,
                 log: Arc::clone(&self.log),
             });
             return Ok(());
         }
         let headers = cx.headers();
-        let decide = |bucket: &str, key: Option<&str>, action: &str| -> S3Result<()> {
-            let verdict = decide_and_log(
-                &self.policies,
-                &self.log,
-                &who,
-                headers,
-                bucket,
-                key,
-                action,
-            )?;
-            if verdict.allowed {
-                Ok(())
-            } else {
-                Err(s3_error!(AccessDenied, "Access Denied: {}", verdict.reason))
-            }
-        };
-        decide(&bucket, key.as_deref(), action)?;
+        let decide =
+            |policy: &PolicyState, bucket: &str, key: Option<&str>, action: &str| -> S3Result<()> {
+                let verdict =
+                    decide_and_log(policy, &self.log, &who, headers, bucket, key, action)?;
+                if verdict.allowed {
+                    Ok(())
+                } else {
+                    Err(s3_error!(AccessDenied, "Access Denied: {}", verdict.reason))
+                }
+            };
+        decide(&policy, &bucket, key.as_deref(), action)?;
         // A copy also reads its source.
         if matches!(who.operation.as_str(), "CopyObject" | "UploadPartCopy") {
             let (src_bucket, src_key) = match copy_source(headers) {
@@ -496,7 +559,12 @@ impl S3Access for PolicyGate {
                     return Err(error);
                 }
             };
-            decide(&src_bucket, Some(&src_key), "s3:GetObject")?;
+            let src_policy = if src_bucket == bucket {
+                policy.clone()
+            } else {
+                self.policy_of(&who, &src_bucket, "s3:GetObject").await?
+            };
+            decide(&src_policy, &src_bucket, Some(&src_key), "s3:GetObject")?;
         }
         Ok(())
     }

@@ -113,6 +113,11 @@ impl Server {
             ));
         }
         fsutil::create_private_dir(&config.data_dir)?;
+        // Only a local store is this server's alone; any other may be shared by other servers.
+        let is_local = std::any::TypeId::of::<S>() == std::any::TypeId::of::<LocalStore>();
+        let backend_health = (&store as &dyn std::any::Any)
+            .downcast_ref::<crate::store::RemoteStore>()
+            .map(|remote| Arc::new(routes::BackendHealth::new(remote.clone())));
         let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
         let (root_key, root_key_source) =
             keys::root_key(&config.data_dir, config.root_key.as_ref())?;
@@ -162,10 +167,13 @@ impl Server {
             auth.register(key.id.clone(), key.secret.as_str().into());
         }
         let auth = credentials::KnownKeys(auth);
-        layer
-            .load_bucket_policies()
-            .await
-            .map_err(|e| ServerError::Config(format!("reading the bucket policies: {e}")))?;
+        // Bucket policies are read from the store when first needed; a store other servers
+        // share is read again after at most a second, so that none enforces a stale policy.
+        let layer = layer.with_policies_from_store(if is_local {
+            crate::sse::PolicyFreshness::Kept
+        } else {
+            crate::sse::PolicyFreshness::Ttl(crate::sse::SHARED_POLICY_TTL)
+        });
         let gate = access::PolicyGate {
             policies: layer.bucket_policies(),
             directory,
@@ -177,6 +185,7 @@ impl Server {
         builder.set_validation(routes::ReservedNames);
         builder.set_route(routes::ServerRoutes {
             metrics: Arc::clone(&metrics),
+            backend_health,
         });
         let service = builder.build();
 

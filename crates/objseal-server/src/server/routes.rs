@@ -1,8 +1,9 @@
 //! The server's custom routes (s3s takes one route; `ServerRoutes` is all of them):
 //!
 //! * its own endpoints under `/_objseal/`, answered without authentication:
-//!   `GET /_objseal/health` → `200 ok` while the server runs, and `GET /_objseal/metrics` → the
-//!   Prometheus text exposition of [`Metrics`];
+//!   `GET /_objseal/health` → `200 ok` while the server runs — in gateway mode, while its backend
+//!   answers too, else `503` with the reason as text ([`BackendHealth`]) — and
+//!   `GET /_objseal/metrics` → the Prometheus text exposition of [`Metrics`];
 //! * `PUT` / `GET /{bucket}?encryption`, for the part of the bucket encryption configuration
 //!   s3s does not know (`BlockedEncryptionTypes`; see `routes/encryption.rs`).
 //!
@@ -13,7 +14,8 @@
 
 pub(crate) mod encryption;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use hyper::http::{Extensions, HeaderValue};
 use hyper::{HeaderMap, Method, StatusCode, Uri};
@@ -22,6 +24,7 @@ use s3s::validation::{AwsNameValidation, NameValidation};
 use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
 
 use crate::metrics::Metrics;
+use crate::store::RemoteStore;
 
 /// The first path segment of the server's own endpoints.
 pub const ADMIN_PREFIX: &str = "_objseal";
@@ -42,9 +45,71 @@ impl NameValidation for ReservedNames {
     }
 }
 
+/// How long the backend may take to answer a health probe.
+pub const BACKEND_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a probe's result answers health checks: load balancers checking every gateway
+/// often cost the backend at most one request per gateway per this interval.
+pub const BACKEND_PROBE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// A gateway's view of its backend's health: a probe ([`RemoteStore::probe`]), made when a
+/// health check comes and the last result is older than [`BACKEND_PROBE_INTERVAL`]; checks that
+/// come while a probe runs wait for its result.
+pub(crate) struct BackendHealth {
+    store: RemoteStore,
+    last: Mutex<Option<(Instant, Result<(), String>)>>,
+    probing: tokio::sync::Mutex<()>,
+}
+
+impl BackendHealth {
+    pub(crate) fn new(store: RemoteStore) -> Self {
+        Self {
+            store,
+            last: Mutex::new(None),
+            probing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn recent(&self) -> Option<Result<(), String>> {
+        let last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        last.as_ref()
+            .filter(|(at, _)| at.elapsed() < BACKEND_PROBE_INTERVAL)
+            .map(|(_, result)| result.clone())
+    }
+
+    /// `Ok` while the backend answers; the reason otherwise.
+    pub(crate) async fn check(&self) -> Result<(), String> {
+        if let Some(result) = self.recent() {
+            return result;
+        }
+        let _probing = self.probing.lock().await;
+        if let Some(result) = self.recent() {
+            return result;
+        }
+        let result = self.store.probe(BACKEND_PROBE_TIMEOUT).await;
+        if let Err(reason) = &result {
+            tracing::warn!(
+                backend = self.store.endpoint(),
+                reason,
+                "health check: the backend is unavailable"
+            );
+        }
+        *self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((Instant::now(), result.clone()));
+        result
+    }
+}
+
 /// Answers `/_objseal/…` and `?encryption` (see the [module documentation](self)).
 pub(crate) struct ServerRoutes {
     pub metrics: Arc<Metrics>,
+    /// In gateway mode: the backend, whose health the health check reports.
+    pub backend_health: Option<Arc<BackendHealth>>,
 }
 
 fn is_admin_path(path: &str) -> bool {
@@ -95,7 +160,18 @@ impl S3Route for ServerRoutes {
             return Err(s3_error!(MethodNotAllowed, "only GET and HEAD"));
         }
         Ok(if path == HEALTH_PATH {
-            text(StatusCode::OK, "ok\n".into(), "text/plain; charset=utf-8")
+            let backend = match &self.backend_health {
+                Some(health) => health.check().await,
+                None => Ok(()),
+            };
+            match backend {
+                Ok(()) => text(StatusCode::OK, "ok\n".into(), "text/plain; charset=utf-8"),
+                Err(reason) => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("backend unavailable: {reason}\n"),
+                    "text/plain; charset=utf-8",
+                ),
+            }
         } else {
             text(StatusCode::OK, self.metrics.render(), PROMETHEUS_TEXT)
         })

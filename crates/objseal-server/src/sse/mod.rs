@@ -36,7 +36,10 @@ use objseal_kms::Kms;
 
 use crate::metrics::Metrics;
 use crate::principals::Directory;
-pub use policy::{BucketPolicies, MAX_BUCKET_POLICY_LEN, S3_ACTIONS};
+pub use policy::{
+    BucketPolicies, MAX_BUCKET_POLICY_LEN, PolicyFreshness, PolicyState, S3_ACTIONS,
+    SHARED_POLICY_TTL,
+};
 
 /// How the layer encrypts.
 #[derive(Clone, Debug)]
@@ -88,7 +91,8 @@ impl Default for SseConfig {
 /// The SSE layer: an [`s3s::S3`] that encrypts what it passes to `inner` and decrypts what it
 /// reads back.
 pub struct SseLayer<S> {
-    inner: S,
+    /// Shared with the bucket policies' reads ([`SseLayer::with_policies_from_store`]).
+    inner: Arc<S>,
     kms: Arc<dyn Kms>,
     sse_s3: Arc<LocalKek>,
     upload_id_key: zeroize::Zeroizing<[u8; 32]>,
@@ -120,7 +124,7 @@ impl<S> SseLayer<S> {
         config.batch_chunks = config.batch_chunks.clamp(1, 4096);
         config.open_batch_chunks = config.open_batch_chunks.clamp(1, 4096);
         Self {
-            inner,
+            inner: Arc::new(inner),
             kms,
             sse_s3: Arc::new(sse_s3),
             upload_id_key: zeroize::Zeroizing::new(upload_id_key),

@@ -22,8 +22,8 @@ async fn an_unreachable_backend_is_slow_down() {
     let c = client_of(&gw);
     c.create_bucket().bucket("gone").send().await.unwrap();
     put(&c, "gone", "k", Mode::SseS3, b"data").await;
-    let Fleet { moto, kms, .. } = fleet;
-    drop(moto);
+    let Fleet { site, kms, .. } = fleet;
+    drop(site);
     let (code, status) = refusal(c.get_object().bucket("gone").key("k").send().await);
     assert_eq!((code.as_str(), status), ("SlowDown", 503));
     let (code, status) = refusal(

@@ -1,12 +1,15 @@
-//! The fleet: moto as the backend, a KMS, a root key and access key the gateways share; and the
-//! client-side helpers of the tests.
+//! The fleet: a backend (the test binary's [`Site`]: moto's S3 server in `tests/gateway.rs`, a
+//! Ceph RADOS Gateway in `tests/gateway_ceph.rs`), a KMS, a root key and access key the gateways
+//! share; and the client-side helpers of the tests.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
@@ -21,25 +24,34 @@ use objseal_server::server::{AccessKey, RunningServer, Server, ServerConfig};
 use objseal_server::store::{BackendCredentials, RemoteStoreConfig};
 use s3s::S3Request;
 
-use crate::peers::{self, MotoServer};
-
 pub(crate) const ACCESS_KEY: &str = "AKIDGATEWAYTEST";
 pub(crate) const SECRET_KEY: &str = "gateway-test-secret";
 /// In every encrypted plaintext: the backend must never hold it.
 pub(crate) const MARKER: &[u8] = b"PLAINTEXT-MARKER-objseal-gateway";
 
+/// A backend the gateways of a test stand on: an S3 service's endpoint and credentials, and what
+/// keeps it running (dropping the site stops a backend of the test's own).
+pub(crate) struct Site {
+    pub(crate) endpoint: String,
+    pub(crate) access_key_id: String,
+    pub(crate) secret_access_key: String,
+    #[allow(dead_code)] // Held, never read: it keeps the backend running.
+    pub(crate) keep: Box<dyn std::any::Any + Send + Sync>,
+}
+
 /// The KMS, the root key and the credentials a fleet of gateways shares, and the backend.
 pub(crate) struct Fleet {
-    pub(crate) moto: MotoServer,
+    pub(crate) site: Site,
     pub(crate) root: [u8; 32],
     _kms_dir: tempfile::TempDir,
     pub(crate) kms: objseal_kms::server::RunningServer,
 }
 
 impl Fleet {
-    /// moto and a KMS; `None` (after a loud notice) without the peers.
+    /// The test binary's backend ([`crate::start_site`]) and a KMS; `None` (after a loud
+    /// notice) without the backend's programs.
     pub(crate) async fn start() -> Option<Fleet> {
-        let moto = MotoServer::start()?;
+        let site = crate::start_site()?;
         let kms_dir = tempfile::tempdir().unwrap();
         let local = Arc::new(
             LocalKms::open(LocalKmsConfig::new(
@@ -66,7 +78,7 @@ impl Fleet {
         let mut root = [0u8; 32];
         getrandom::fill(&mut root).unwrap();
         Some(Fleet {
-            moto,
+            site,
             root,
             _kms_dir: kms_dir,
             kms,
@@ -76,13 +88,13 @@ impl Fleet {
     pub(crate) fn backend(&self) -> RemoteStoreConfig {
         RemoteStoreConfig {
             credentials: Some(BackendCredentials::new(
-                peers::TEST_ACCESS_KEY_ID,
-                peers::TEST_SECRET_ACCESS_KEY,
+                &self.site.access_key_id,
+                &self.site.secret_access_key,
             )),
             max_attempts: 1,
             connect_timeout: Duration::from_secs(2),
             operation_timeout: Duration::from_secs(20),
-            ..RemoteStoreConfig::new(self.moto.endpoint())
+            ..RemoteStoreConfig::new(self.site.endpoint.clone())
         }
     }
 
@@ -108,31 +120,44 @@ impl Fleet {
         Server::start(config).await.expect("the gateway starts")
     }
 
-    /// A client straight to the backend, past every gateway.
+    /// A client straight to the backend, past every gateway (request checksums only where
+    /// required: Ceph RGW 16 refuses trailing ones).
     pub(crate) fn backend_client(&self) -> Client {
-        client(
-            &self.moto.endpoint(),
-            peers::TEST_ACCESS_KEY_ID,
-            peers::TEST_SECRET_ACCESS_KEY,
+        let conf = client_config(
+            &self.site.endpoint,
+            &self.site.access_key_id,
+            &self.site.secret_access_key,
         )
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        .build();
+        Client::from_conf(conf)
     }
 }
 
 pub(crate) fn client(endpoint: &str, id: &str, secret: &str) -> Client {
+    Client::from_conf(client_config(endpoint, id, secret).build())
+}
+
+fn client_config(endpoint: &str, id: &str, secret: &str) -> aws_sdk_s3::config::Builder {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::Ring,
         ))
         .build_https();
-    let conf = aws_sdk_s3::Config::builder()
+    aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .force_path_style(true)
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(id, secret, None, None, "test"))
+        .credentials_provider(Credentials::new(
+            id.to_owned(),
+            secret.to_owned(),
+            None,
+            None,
+            "test",
+        ))
         .http_client(http)
-        .build();
-    Client::from_conf(conf)
 }
 
 /// A request to call a store with directly.

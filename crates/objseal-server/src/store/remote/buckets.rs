@@ -74,6 +74,10 @@ impl RemoteStore {
         bucket: &str,
         change: impl Fn(&mut BucketConfig),
     ) -> S3Result<()> {
+        // The ETag a conditional write was last refused on: Ceph RGW 16 compares a PutObject's
+        // `If-Match` with the unquoted ETag and refuses the quoted form S3 documents, so a
+        // refusal on an ETag that is still current is tried again unquoted.
+        let mut refused_on: Option<String> = None;
         for _ in 0..CONFIG_ATTEMPTS {
             let current = self.read_config(bucket).await?;
             let (mut config, etag) = match current {
@@ -94,6 +98,7 @@ impl RemoteStore {
             let json = serde_json::to_vec_pretty(&config).map_err(|_| {
                 super::errors::internal("the bucket configuration could not be written")
             })?;
+            let unquoted = etag.is_some() && etag == refused_on;
             let put = |conditional: bool| {
                 let mut put = self
                     .inner
@@ -106,6 +111,7 @@ impl RemoteStore {
                     .body(ByteStream::from(json.clone()));
                 if conditional {
                     put = match &etag {
+                        Some(etag) if unquoted => put.if_match(etag.clone()),
                         Some(etag) => put.if_match(quoted(etag)),
                         None => put.if_none_match("*"),
                     };
@@ -128,6 +134,9 @@ impl RemoteStore {
                     let status = e.raw_response().map(|r| r.status().as_u16());
                     // 412: another gateway changed it; 409: another write was in flight.
                     if matches!(status, Some(412 | 409)) {
+                        if status == Some(412) {
+                            refused_on.clone_from(&etag);
+                        }
                         continue;
                     }
                     let e = backend_error("PutObject", Subject::Object, e);

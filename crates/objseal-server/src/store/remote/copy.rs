@@ -9,6 +9,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::errors::{Subject, backend_error};
 use super::objects::{no_such_key, refuse_reserved, stored_encoding, upfront_metadata};
+use super::sidecar::{SIDECAR_META, late_key};
 use super::stat::{Conditions, Stat};
 use super::trailer::TRAILER_META;
 use super::{RemoteStore, from_sdk_time, is_reserved_key, quoted, to_sdk_time, unquote};
@@ -125,6 +126,17 @@ impl RemoteStore {
                         .or(src.website_redirect_location.clone()),
                 )
             };
+        // A source whose late entries are in a sidecar: the copy gets its own sidecar (a fresh
+        // token) before it exists.
+        let mut metadata = upfront_metadata(Some(upfront), src.has_trailer);
+        let copy_token = match &src.late_token {
+            Some(_) => {
+                let token = self.copy_late(&input.bucket, &input.key, &src.late).await?;
+                metadata.insert(SIDECAR_META.to_owned(), token.clone());
+                Some(token)
+            }
+            None => None,
+        };
         let source = CopySource::Bucket {
             bucket: src_bucket.clone().into(),
             key: src_key.clone().into(),
@@ -142,7 +154,7 @@ impl RemoteStore {
             // Always REPLACE: the gateway states the metadata itself (its trailer entry, the
             // late entries that do not fit the trailer), whatever the client's directive.
             .metadata_directive(SdkDirective::Replace)
-            .set_metadata(Some(upfront_metadata(Some(upfront), src.has_trailer)))
+            .set_metadata(Some(metadata))
             .set_content_type(content_type)
             .set_cache_control(cache_control)
             .set_content_disposition(disposition)
@@ -151,8 +163,24 @@ impl RemoteStore {
             .set_expires(expires.as_ref().map(to_sdk_time))
             .set_website_redirect_location(redirect)
             .send()
-            .await
-            .map_err(|e| backend_error("CopyObject", Subject::Object, e))?;
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => {
+                if let Some(token) = &copy_token {
+                    self.forget_sidecar(&input.bucket, &late_key(token)).await;
+                }
+                return Err(backend_error("CopyObject", Subject::Object, e));
+            }
+        };
+        // An in-place copy replaced the version read: its sidecar is no one's any more.
+        if let Some(token) = src
+            .late_token
+            .as_ref()
+            .filter(|_| src_bucket == input.bucket && src_key == input.key)
+        {
+            self.forget_sidecar(&input.bucket, &late_key(token)).await;
+        }
         let result = out.copy_object_result();
         dest.etag = result
             .and_then(|r| r.e_tag())

@@ -39,12 +39,12 @@ impl Listed {
     }
 }
 
-fn is_url(encoding: Option<&EncodingType>) -> bool {
+pub(super) fn is_url(encoding: Option<&EncodingType>) -> bool {
     encoding.is_some_and(|e| e.as_str().eq_ignore_ascii_case(EncodingType::URL))
 }
 
 /// The key a listing names (listings with `encoding-type=url` name them encoded).
-fn real_key(shown: &str, url: bool) -> String {
+pub(super) fn real_key(shown: &str, url: bool) -> String {
     if url {
         percent_decode_str(shown).decode_utf8_lossy().into_owned()
     } else {
@@ -73,9 +73,10 @@ macro_rules! listed {
 
 impl RemoteStore {
     /// Each listed object as the store reports it: the size the layer named ([`LATE_SIZE`]) and
-    /// its ETag ([`LATE_ETAG`]), read from the object's trailer; objects without one as listed.
-    /// Objects shorter than a trailer cannot hold one and cost nothing; every other object one
-    /// ranged GET of its last 4 KiB, `list_concurrency` at a time. An object replaced since the
+    /// its ETag ([`LATE_ETAG`]), read from the object's trailer or late sidecar; objects without
+    /// either as listed. Objects shorter than a trailer without a multipart ETag cannot hold one
+    /// and cost nothing; every other object one ranged GET of its last 4 KiB (and a completed
+    /// multipart upload one GET of its sidecar), `list_concurrency` at a time. An object replaced since the
     /// backend listed it is described as it is now; one deleted since is left out.
     async fn describe(&self, bucket: &str, listed: Vec<Listed>) -> S3Result<Vec<Object>> {
         let concurrency = self.inner.list_concurrency.max(1);
@@ -94,7 +95,9 @@ impl RemoteStore {
     }
 
     async fn describe_one(&self, bucket: &str, mut l: Listed) -> S3Result<Option<Object>> {
-        if l.size >= TRAILER_LEN as i64 {
+        // Objects with a trailer are at least as long as one; a completed multipart upload
+        // (late entries in a sidecar) may be shorter, and has a multipart ETag (`…-N`).
+        if l.size >= TRAILER_LEN as i64 || l.etag.contains('-') {
             let pinned = Conditions {
                 if_match: Some(ETagCondition::ETag(ETag::Strong(l.etag.clone()))),
                 ..Conditions::default()
@@ -115,7 +118,7 @@ impl RemoteStore {
                 }
                 Err(e) => return Err(e),
             };
-            if stat.has_trailer {
+            if stat.has_late() {
                 let size = stat
                     .late
                     .get(LATE_SIZE)

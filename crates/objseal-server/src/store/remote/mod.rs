@@ -97,11 +97,74 @@
 //! | `CopyObject` in place | the layer's HEAD, one ranged GET of the source, one backend `CopyObject` |
 //! | `ListObjects(V2)` | one LIST, and one ranged GET per listed object of 4 KiB or more |
 //! | bucket configuration calls | one GET of the sidecar (changes: and one conditional PUT) |
+//! | `CreateMultipartUpload` | the layer's look-up of the bucket's encryption, the backend's Create, one PUT of `upload.json` |
+//! | `UploadPart` | one streamed `UploadPart`, one PUT of the part's sidecar |
+//! | `ListParts` | one backend `ListParts`, one GET per listed part |
+//! | `CompleteMultipartUpload` | the layer's `ListParts` (above), one GET per listed part, one conditional PUT of the late sidecar, the backend's Complete, one LIST and one `DeleteObjects` per 1000 sidecars |
+//! | `HeadObject` / listing entry of a completed multipart object | one ranged GET (4 KiB) and one GET of its late sidecar |
+//! | `DeleteObject` | one HEAD, the DELETE, and a DELETE of the late sidecar if there is one |
 //!
 //! # Multipart uploads
 //!
-//! Not in this increment: every multipart call answers 501 `NotImplemented`. The next one maps
-//! them statelessly onto the backend's own multipart uploads.
+//! Each upload is the backend's own multipart upload, part for part; what S3 cannot hold for
+//! it — per-part entries (S3 has none), the completed object's late entries (a trailer cannot be
+//! appended: parts but the last must be ≥ 5 MiB and cannot be read before completion) and the
+//! upload's metadata for `ListMultipartUploads` (S3 lists none) — lives in **sidecars** under
+//! [`GATEWAY_PREFIX`] (`sidecar.rs`, strict JSON), written before the step that relies on
+//! them, so any gateway can continue any upload and one that dies loses nothing acknowledged:
+//!
+//! | sidecar | holds | written | deleted |
+//! |---|---|---|---|
+//! | `.objseal/uploads/<hex(upload id)>/upload.json` | key, late token, the layer's Create metadata | after the backend's Create, before answering | with the upload |
+//! | `.objseal/uploads/<hex(upload id)>/<part, 5 digits>` | the backend part's ETag and size, the layer's late entries for it (its ETag: the segment salt) | after the backend took the part, before answering (a re-upload overwrites both) | with the upload |
+//! | `.objseal/late/<token>` | key, the completion's late entries (size, ETag, manifest…) | before the backend's Complete | with the object |
+//!
+//! - **Create**: a fresh random *token* (32 hex digits); the backend upload gets the layer's
+//!   metadata plus [`SIDECAR_META`] (`objseal-late: <token>`), minus the SSE-C upload's wrapped
+//!   manifest key (§15), which stays in `upload.json` only — object metadata cannot be blanked
+//!   after completion. A failed `upload.json` write aborts the backend upload.
+//! - **UploadPart**: streamed with its known length as `PutObject` (no trailer); then the part's
+//!   sidecar; the answer's ETag is the layer's. `UploadPartCopy` is the layer's (it reads the
+//!   source and calls `UploadPart`): the store refuses it (501).
+//! - **ListParts**: the backend's page joined with the part sidecars (`list_concurrency` GETs at
+//!   a time); a part whose sidecar is missing or names another backend ETag is an upload of it
+//!   that never finished — never acknowledged, or overtaken by a concurrent one — and is **left
+//!   out**, so a resuming client uploads it again (reporting the backend's ETag instead would
+//!   show the client a part it cannot complete with). Sizes are the backend's (the layer makes
+//!   them plaintext sizes). moto's `ListPartsResponse` root is read by a fallback (`parts.rs`).
+//! - **Complete**: `upload.json` (none, or another key's: `NoSuchUpload`); each listed part's
+//!   sidecar must hold the listed (layer) ETag (`InvalidPart` otherwise) and gives the backend
+//!   ETag; the late sidecar is created (`If-None-Match: *`); if one exists it is kept when equal,
+//!   else replaced (pinned by `If-Match`) only while the backend still lists the upload — a
+//!   retried Complete never rewrites a completed object's entries. Then the backend Complete
+//!   with the backend ETags (the backend checks them again), then the upload's sidecars go
+//!   (best effort).
+//! - **Abort**: the backend's (which says whether the id is an upload of that key), then the
+//!   upload's sidecars. **ListMultipartUploads**: the backend's, each listed upload's
+//!   `upload.json` read into [`UploadsMetadata`](crate::internal::UploadsMetadata), so the layer
+//!   lists full upload ids.
+//!
+//! **Reads** of an object with [`SIDECAR_META`] take its late entries from `.objseal/late/<token>`
+//! (one more small GET after the ranged GET of the last 4 KiB, which still gives the metadata
+//! and length; there is no trailer). A missing sidecar, one naming another key, or both a
+//! trailer and a sidecar, is damage: 500 `InternalError`, never the bytes as stored. Listings
+//! describe objects with a multipart ETag (`…-N`) whatever their size. **Copies** of such an
+//! object (the layer's in-place metadata copies) get a sidecar of their own under a fresh token
+//! before the backend copy; an in-place copy then deletes the old one. **Deletes** look up the
+//! object's token (a HEAD) and delete its sidecar after the object.
+//!
+//! **Garbage** that crashes and races leave, never needed by any object: part and upload
+//! sidecars of uploads the backend no longer lists (a gateway died after Complete or Abort),
+//! backend uploads without `upload.json` (a gateway died inside Create: the client never got
+//! the id; abort them with a lifecycle rule), and late sidecars whose token no current object
+//! names (an object overwritten by `PutObject` or another Complete, a failed copy, a failed
+//! delete). Found by listing `.objseal/uploads/` against `ListMultipartUploads`, and
+//! `.objseal/late/` (each names its key) against a HEAD of that key's `objseal-late`.
+//!
+//! Limits: concurrent Completes of one upload with *different* part lists on two gateways can
+//! leave the object's entries from the losing list: the object is then refused on read
+//! (manifest, size or chunk authentication fails), never served wrong. An in-place copy of a
+//! multipart object over 5 GiB fails (the backend's `CopyObject` limit).
 //!
 //! # Errors
 //!
@@ -115,8 +178,12 @@ mod buckets;
 mod config;
 mod copy;
 mod errors;
+mod health;
 mod list;
+mod multipart;
 mod objects;
+mod parts;
+mod sidecar;
 mod stat;
 mod trailer;
 
@@ -134,6 +201,7 @@ pub use self::config::{
     BackendCredentials, DEFAULT_BACKEND_REGION, DEFAULT_LIST_CONCURRENCY, RemoteStoreConfig,
 };
 pub use self::objects::MAX_UNSIZED_BODY;
+pub use self::sidecar::SIDECAR_META;
 pub use self::trailer::{TRAILER_LEN, TRAILER_META};
 
 /// The prefix of the gateway's own objects in every bucket; listings hide it and clients cannot
@@ -233,15 +301,6 @@ fn from_sdk_time(t: &DateTime) -> Timestamp {
 fn to_sdk_time(t: &Timestamp) -> DateTime {
     let odt: OffsetDateTime = t.clone().into();
     DateTime::from_nanos(odt.unix_timestamp_nanos()).unwrap_or(DateTime::from_secs(0))
-}
-
-/// The answer to every multipart call, for now.
-fn multipart_not_implemented<T>() -> S3Result<T> {
-    Err(s3_error!(
-        NotImplemented,
-        "Multipart uploads are not supported yet by this gateway's backing store; upload objects \
-         in a single PUT (up to 5 GiB)"
-    ))
 }
 
 #[async_trait::async_trait]
@@ -381,51 +440,57 @@ impl S3 for RemoteStore {
 
     async fn create_multipart_upload(
         &self,
-        _req: S3Request<CreateMultipartUploadInput>,
+        req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        multipart_not_implemented()
+        self.create_multipart_upload_impl(req).await
     }
 
     async fn upload_part(
         &self,
-        _req: S3Request<UploadPartInput>,
+        req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
-        multipart_not_implemented()
+        self.upload_part_impl(req).await
     }
 
     async fn upload_part_copy(
         &self,
         _req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-        multipart_not_implemented()
+        // The layer serves UploadPartCopy itself (it reads the source through the store and
+        // uploads the re-encrypted range with UploadPart); a backend copy of a part could not
+        // re-encrypt it, nor record its sidecar.
+        Err(s3_error!(
+            NotImplemented,
+            "This store does not copy parts itself; UploadPartCopy is served by the SSE layer through UploadPart"
+        ))
     }
 
     async fn list_parts(
         &self,
-        _req: S3Request<ListPartsInput>,
+        req: S3Request<ListPartsInput>,
     ) -> S3Result<S3Response<ListPartsOutput>> {
-        multipart_not_implemented()
+        self.list_parts_impl(req).await
     }
 
     async fn list_multipart_uploads(
         &self,
-        _req: S3Request<ListMultipartUploadsInput>,
+        req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-        multipart_not_implemented()
+        self.list_multipart_uploads_impl(req).await
     }
 
     async fn complete_multipart_upload(
         &self,
-        _req: S3Request<CompleteMultipartUploadInput>,
+        req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        multipart_not_implemented()
+        self.complete_multipart_upload_impl(req).await
     }
 
     async fn abort_multipart_upload(
         &self,
-        _req: S3Request<AbortMultipartUploadInput>,
+        req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-        multipart_not_implemented()
+        self.abort_multipart_upload_impl(req).await
     }
 }
 

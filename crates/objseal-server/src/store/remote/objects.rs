@@ -11,6 +11,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::body::{DownloadBody, TrailerSource, UploadBody};
 use super::errors::{Subject, backend_error, corrupt};
+use super::sidecar::{SIDECAR_META, late_key, valid_token};
 use super::stat::{Conditions, Stat};
 use super::trailer::{TRAILER_LEN, TRAILER_META};
 use super::{RemoteStore, header_value, is_reserved_key, length_i64, quoted, to_sdk_time, unquote};
@@ -67,7 +68,7 @@ pub(super) fn upfront_metadata(
     trailer: bool,
 ) -> HashMap<String, String> {
     let mut m: HashMap<String, String> = metadata.unwrap_or_default();
-    m.retain(|k, _| !k.eq_ignore_ascii_case(TRAILER_META));
+    m.retain(|k, _| !k.eq_ignore_ascii_case(TRAILER_META) && !k.eq_ignore_ascii_case(SIDECAR_META));
     if trailer {
         m.insert(TRAILER_META.to_owned(), TRAILER_LEN.to_string());
     }
@@ -289,6 +290,7 @@ impl RemoteStore {
         let input = req.input;
         // The gateway's sidecars are not there for clients: deleting one deletes nothing.
         if !is_reserved_key(&input.key) {
+            let token = self.late_token_of(&input.bucket, &input.key).await;
             self.inner
                 .clients
                 .calls
@@ -298,6 +300,9 @@ impl RemoteStore {
                 .send()
                 .await
                 .map_err(|e| backend_error("DeleteObject", Subject::Object, e))?;
+            if let Some(token) = token {
+                self.forget_sidecar(&input.bucket, &late_key(&token)).await;
+            }
         }
         Ok(S3Response::new(DeleteObjectOutput::default()))
     }
@@ -327,6 +332,21 @@ impl RemoteStore {
                 passed.push(id);
             }
         }
+        // The late sidecars of the objects deleted go with them.
+        let keys: Vec<String> = passed.iter().map(|id| id.key().to_owned()).collect();
+        let tokens: HashMap<String, String> = futures::stream::iter(keys)
+            .map(|key| {
+                let bucket = input.bucket.clone();
+                async move {
+                    let token = self.late_token_of(&bucket, &key).await;
+                    token.map(|t| (key, t))
+                }
+            })
+            .buffered(self.inner.list_concurrency.max(1))
+            .filter_map(|t| async move { t })
+            .collect()
+            .await;
+        let mut gone = Vec::new();
         // Amazon S3 takes at most 1000 keys per request.
         for batch in passed.chunks(1000) {
             if batch.is_empty() {
@@ -347,6 +367,11 @@ impl RemoteStore {
                 .send()
                 .await
                 .map_err(|e| backend_error("DeleteObjects", Subject::Bucket, e))?;
+            gone.extend(
+                out.deleted()
+                    .iter()
+                    .filter_map(|d| d.key().and_then(|k| tokens.get(k)).cloned()),
+            );
             deleted.extend(out.deleted().iter().map(|d| DeletedObject {
                 key: d.key().map(str::to_owned),
                 ..Default::default()
@@ -358,6 +383,9 @@ impl RemoteStore {
                 version_id: None,
             }));
         }
+        for token in gone {
+            self.forget_sidecar(&input.bucket, &late_key(&token)).await;
+        }
         Ok(S3Response::new(DeleteObjectsOutput {
             deleted: Some(deleted),
             errors: (!errors.is_empty()).then_some(errors),
@@ -366,14 +394,36 @@ impl RemoteStore {
     }
 }
 
-fn empty_blob() -> StreamingBlob {
+impl RemoteStore {
+    /// The late sidecar token of the object `key` names now, if any (by a HEAD; `None` on any
+    /// failure: the sidecar is then left as garbage, never an object without its sidecar).
+    async fn late_token_of(&self, bucket: &str, key: &str) -> Option<String> {
+        let out = self
+            .inner
+            .clients
+            .calls
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .ok()?;
+        out.metadata()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(SIDECAR_META))
+            .map(|(_, v)| v.clone())
+            .filter(|t| valid_token(t))
+    }
+}
+
+pub(super) fn empty_blob() -> StreamingBlob {
     StreamingBlob::wrap(futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>())
 }
 
 /// An upload of a body whose length is not known ahead (PostObject): read into memory, at most
 /// [`MAX_UNSIZED_BODY`] bytes, so the backend can be told its length. The layer's late entries
 /// are complete once the body has ended.
-async fn buffered_upload(
+pub(super) async fn buffered_upload(
     mut body: StreamingBlob,
     late: Option<LateMetadata>,
 ) -> S3Result<UploadBody> {
@@ -428,6 +478,7 @@ mod tests {
         let mut given = HashMap::new();
         given.insert("Objseal-Trailer".to_owned(), "1".to_owned());
         given.insert("a".to_owned(), "b".to_owned());
+        given.insert("objseal-LATE".to_owned(), "t".to_owned());
         let m = upfront_metadata(Some(given.clone()), false);
         assert_eq!(m.len(), 1);
         let m = upfront_metadata(Some(given), true);

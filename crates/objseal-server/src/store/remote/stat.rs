@@ -1,5 +1,6 @@
 //! Describing a backend object as the layer wrote it — its metadata with the trailer's entries
-//! merged in, its length without the trailer — from one ranged GET of its last 4096 bytes.
+//! merged in, its length without the trailer — from one ranged GET of its last 4096 bytes (and,
+//! for a completed multipart upload, one GET of its late sidecar).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -8,6 +9,7 @@ use s3s::dto::{ETagCondition, Timestamp, TimestampFormat};
 
 use super::body::collect_limited;
 use super::errors::{Subject, backend_error, corrupt};
+use super::sidecar::SIDECAR_META;
 use super::trailer::{self, TRAILER_LEN, TRAILER_META};
 use super::{RemoteStore, from_sdk_time, header_value, to_sdk_time, unquote};
 
@@ -32,8 +34,10 @@ pub(super) struct Stat {
     pub has_trailer: bool,
     /// The user metadata the object was written with (the gateway's own entry left out).
     pub upfront: HashMap<String, String>,
-    /// The trailer's entries (empty without one).
+    /// The late entries: the trailer's, or the late sidecar's (empty without either).
     pub late: BTreeMap<String, String>,
+    /// The token of the late sidecar the object names (a completed multipart upload).
+    pub late_token: Option<String>,
     pub last_modified: Option<Timestamp>,
     pub content_type: Option<String>,
     pub cache_control: Option<String>,
@@ -48,9 +52,17 @@ impl Stat {
     /// The metadata the layer sees: the upfront entries, then the trailer's over them (the late
     /// entries win, as [`LocalStore`](crate::LocalStore) merges them).
     pub fn metadata(&self) -> HashMap<String, String> {
+        // (`has_late` below tells whether the layer's late entries were there at all.)
         let mut m = self.upfront.clone();
         m.extend(self.late.iter().map(|(k, v)| (k.clone(), v.clone())));
         m
+    }
+}
+
+impl Stat {
+    /// Whether the object carries late entries (in a trailer or a sidecar).
+    pub fn has_late(&self) -> bool {
+        self.has_trailer || self.late_token.is_some()
     }
 }
 
@@ -60,6 +72,7 @@ macro_rules! described {
         let out = &$out;
         let mut upfront = out.metadata().cloned().unwrap_or_default();
         let trailer = upfront.remove(TRAILER_META);
+        let token = upfront.remove(SIDECAR_META);
         let stat = Stat {
             etag: out.e_tag().map(unquote).unwrap_or_default(),
             last_modified: out.last_modified().map(from_sdk_time),
@@ -73,6 +86,7 @@ macro_rules! described {
                 .and_then(|s| Timestamp::parse(TimestampFormat::HttpDate, s).ok()),
             website_redirect_location: out.website_redirect_location().map(str::to_owned),
             upfront,
+            late_token: token,
             ..Stat::default()
         };
         (stat, trailer)
@@ -120,6 +134,15 @@ impl RemoteStore {
             None => sent,
         };
         let body = collect_limited(out.body.into_inner(), TRAILER_LEN).await;
+        if let Some(token) = stat.late_token.clone() {
+            // A completed multipart upload: its late entries are in its sidecar.
+            if trailer.is_some() {
+                return Err(corrupt(bucket, key, &"both a trailer and a late sidecar"));
+            }
+            stat.late = self.late_entries(bucket, key, &token).await?;
+            stat.len = total;
+            return Ok(stat);
+        }
         let Some(value) = trailer else {
             // Written without the layer's late entries, or by another tool: served as stored.
             stat.len = total;
@@ -162,6 +185,9 @@ impl RemoteStore {
                 key,
                 &"a trailer entry on an object too short for one",
             ));
+        }
+        if let Some(token) = stat.late_token.clone() {
+            stat.late = self.late_entries(bucket, key, &token).await?;
         }
         stat.len = u64::try_from(out.content_length().unwrap_or(0)).unwrap_or(0);
         Ok(stat)
