@@ -145,3 +145,125 @@ fn two_gateways_over_one_backend_share_objects_and_the_backend_sees_only_ciphert
     assert!(scanned.contains("objseal-header"), "{scanned}");
     drop((one, two));
 }
+
+/// A multipart upload started on one gateway, given a part through it and one through a second,
+/// survives the first being killed (`kill -9`): the second completes it, and every acknowledged
+/// part is in the object.
+#[test]
+fn a_gateway_killed_mid_upload_loses_no_acknowledged_part() {
+    let Some(venv) = peers::Peers::find() else {
+        return;
+    };
+    let moto = peers::MotoServer::start_with(&venv);
+    let dir = tempfile::tempdir().unwrap();
+    let root_key = dir.path().join("root.key");
+    let keygen = Command::new(env!("CARGO_BIN_EXE_objseal"))
+        .args(["keygen", "-o"])
+        .arg(&root_key)
+        .output()
+        .unwrap();
+    assert!(keygen.status.success());
+    let backend = moto.endpoint();
+    let args: Vec<&OsStr> = vec![
+        OsStr::new("--backend"),
+        OsStr::new(&backend),
+        OsStr::new("--root-key-file"),
+        root_key.as_os_str(),
+    ];
+    let env = [
+        ("OBJSEAL_BACKEND_ACCESS_KEY_ID", "moto"),
+        ("OBJSEAL_BACKEND_SECRET_ACCESS_KEY", "moto-secret"),
+    ];
+    let start = |name: &str| {
+        Served::start_with_env(
+            &dir.path().join(name),
+            peers::TEST_ACCESS_KEY_ID,
+            peers::TEST_SECRET_ACCESS_KEY,
+            &args,
+            &env,
+        )
+    };
+    let (mut one, two) = (start("one"), start("two"));
+    let part = |n: u8| -> (String, Vec<u8>) {
+        let bytes: Vec<u8> = (0..5 * 1024 * 1024 + 17)
+            .map(|i: usize| (i as u8).wrapping_mul(n))
+            .collect();
+        let path = dir.path().join(format!("part{n}"));
+        std::fs::write(&path, &bytes).unwrap();
+        (path.to_str().unwrap().to_owned(), bytes)
+    };
+    let etag_of = |out: &str| -> String {
+        let v: serde_json::Value = serde_json::from_str(out).unwrap();
+        v["ETag"].as_str().unwrap().to_owned()
+    };
+    aws(&venv, &one.endpoint, &["s3", "mb", "s3://gateway-kill"]);
+    let created = aws(
+        &venv,
+        &one.endpoint,
+        &[
+            "s3api",
+            "create-multipart-upload",
+            "--bucket",
+            "gateway-kill",
+            "--key",
+            "big",
+            "--server-side-encryption",
+            "AES256",
+        ],
+    );
+    let upload: serde_json::Value = serde_json::from_str(&created).unwrap();
+    let upload = upload["UploadId"].as_str().unwrap().to_owned();
+    let (p1, b1) = part(1);
+    let (p2, b2) = part(2);
+    let upload_part = |endpoint: &str, n: &str, file: &str| {
+        etag_of(&aws(
+            &venv,
+            endpoint,
+            &[
+                "s3api",
+                "upload-part",
+                "--bucket",
+                "gateway-kill",
+                "--key",
+                "big",
+                "--upload-id",
+                &upload,
+                "--part-number",
+                n,
+                "--body",
+                file,
+            ],
+        ))
+    };
+    let e1 = upload_part(&one.endpoint, "1", &p1);
+    // The first gateway dies; the second takes the next part and completes the upload.
+    one.kill9();
+    let e2 = upload_part(&two.endpoint, "2", &p2);
+    let parts = serde_json::json!({"Parts": [
+        {"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]});
+    aws(
+        &venv,
+        &two.endpoint,
+        &[
+            "s3api",
+            "complete-multipart-upload",
+            "--bucket",
+            "gateway-kill",
+            "--key",
+            "big",
+            "--upload-id",
+            &upload,
+            "--multipart-upload",
+            &parts.to_string(),
+        ],
+    );
+    let back = dir.path().join("back");
+    aws(
+        &venv,
+        &two.endpoint,
+        &["s3", "cp", "s3://gateway-kill/big", back.to_str().unwrap()],
+    );
+    let got = std::fs::read(&back).unwrap();
+    assert_eq!(got.len(), b1.len() + b2.len());
+    assert!(got[..b1.len()] == b1[..] && got[b1.len()..] == b2[..]);
+}

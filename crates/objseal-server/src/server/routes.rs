@@ -2,7 +2,7 @@
 //!
 //! * its own endpoints under `/_objseal/`, answered without authentication:
 //!   `GET /_objseal/health` → `200 ok` while the server runs — in gateway mode, while its backend
-//!   answers too, else `503` with the reason as text ([`BackendHealth`]) — and
+//!   answers too, else `503` with the reason as text (`BackendHealth`) — and
 //!   `GET /_objseal/metrics` → the Prometheus text exposition of [`Metrics`];
 //! * `PUT` / `GET /{bucket}?encryption`, for the part of the bucket encryption configuration
 //!   s3s does not know (`BlockedEncryptionTypes`; see `routes/encryption.rs`).

@@ -57,7 +57,7 @@ pub const S3_ACTIONS: &[&str] = &[
 /// How long a gateway trusts a bucket policy read from a store other gateways share.
 pub const SHARED_POLICY_TTL: Duration = Duration::from_secs(1);
 
-/// How long a policy read from the store is trusted (see the [module documentation](self)).
+/// How long a policy read from the store is trusted (see the module documentation of `sse::policy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PolicyFreshness {
     /// Until this server changes it: the store is this server's alone.
@@ -130,7 +130,7 @@ struct SlotState {
 }
 
 /// The bucket policies, shared by the layer (which changes them) and the access gate (which
-/// looks them up); see the [module documentation](self).
+/// looks them up); see the module documentation of `sse::policy`.
 pub struct BucketPolicies {
     slots: Mutex<HashMap<String, Arc<Slot>>>,
     /// `None`: the policies set through this layer only (a layer without a store to ask).
@@ -276,7 +276,7 @@ impl<S: S3> SseLayer<S> {
     }
 
     /// Reads bucket policies from the inner store on first use, and trusts what it read as
-    /// `freshness` says (see the [module documentation](self)). Without it, the layer knows only
+    /// `freshness` says (see the module documentation of `sse::policy`). Without it, the layer knows only
     /// the policies set through it.
     #[must_use]
     pub fn with_policies_from_store(mut self, freshness: PolicyFreshness) -> Self {

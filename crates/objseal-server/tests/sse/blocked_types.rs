@@ -562,11 +562,12 @@ async fn the_bucket_policy_governs_the_configuration() {
 async fn server_with_default(
     dir: &tempfile::TempDir,
     default: objseal_server::DefaultEncryption,
-) -> RunningServer {
+) -> (RunningServer, Option<crate::backend::Backend>) {
     let mut config = ServerConfig::new(dir.path()).with_listen("127.0.0.1:0".parse().unwrap());
     config.sse.allow_ssec_over_http = true;
     config.sse.default_encryption = Some(default);
-    Server::start(config).await.unwrap()
+    let backend = crate::backend::attach(&mut config);
+    (Server::start(config).await.unwrap(), backend)
 }
 
 /// GetBucketEncryption of a bucket without its own default reports the server-wide one (as Amazon
@@ -574,7 +575,8 @@ async fn server_with_default(
 #[tokio::test]
 async fn get_bucket_encryption_reports_the_server_wide_default() {
     let dir = tempfile::tempdir().unwrap();
-    let server = server_with_default(&dir, objseal_server::DefaultEncryption::SseS3).await;
+    let (server, _backend) =
+        server_with_default(&dir, objseal_server::DefaultEncryption::SseS3).await;
     let c = client_for(&server);
     c.create_bucket().bucket("dflt").send().await.unwrap();
     let r = rule(&c, "dflt").await;
@@ -603,7 +605,8 @@ async fn get_bucket_encryption_reports_the_server_wide_default() {
     server.shutdown().await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let server = server_with_default(&dir, objseal_server::DefaultEncryption::SseKms).await;
+    let (server, _backend) =
+        server_with_default(&dir, objseal_server::DefaultEncryption::SseKms).await;
     let c = client_for(&server);
     c.create_bucket().bucket("dflt").send().await.unwrap();
     let r = rule(&c, "dflt").await;

@@ -169,6 +169,7 @@ async fn a_server_wide_default_leaves_nothing_in_plaintext() {
     let mut server_config = objseal_server::server::ServerConfig::new(dir.path())
         .with_listen("127.0.0.1:0".parse().unwrap());
     server_config.sse.default_encryption = Some(objseal_server::DefaultEncryption::SseS3);
+    let _backend = crate::backend::attach(&mut server_config);
     let server = objseal_server::server::Server::start(server_config)
         .await
         .unwrap();

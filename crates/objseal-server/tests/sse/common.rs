@@ -1,4 +1,5 @@
-//! A real server on loopback and an AWS SDK for Rust client for it.
+//! A real server on loopback and an AWS SDK for Rust client for it; with
+//! `OBJSEAL_TEST_BACKEND=moto` the server is the scale-out gateway over moto ([`crate::backend`]).
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
@@ -10,10 +11,32 @@ use base64::engine::general_purpose::STANDARD as B64;
 use md5::{Digest as _, Md5};
 use objseal_server::server::{RunningServer, Server, ServerConfig};
 
+pub use crate::backend::Backend;
+
+/// A server's data directory and, in gateway mode, its backend: what a restart over the same
+/// directory needs (dereferences to the directory).
+pub struct DataDir {
+    pub dir: tempfile::TempDir,
+    pub backend: Option<Backend>,
+}
+
+impl From<tempfile::TempDir> for DataDir {
+    fn from(dir: tempfile::TempDir) -> Self {
+        DataDir { dir, backend: None }
+    }
+}
+
+impl std::ops::Deref for DataDir {
+    type Target = tempfile::TempDir;
+    fn deref(&self) -> &tempfile::TempDir {
+        &self.dir
+    }
+}
+
 pub struct Env {
     pub server: Option<RunningServer>,
     pub client: Client,
-    pub dir: tempfile::TempDir,
+    pub dir: DataDir,
 }
 
 impl Env {
@@ -22,9 +45,15 @@ impl Env {
         Self::start_in(dir).await
     }
 
-    pub async fn start_in(dir: tempfile::TempDir) -> Env {
+    /// A server over `dir` (in gateway mode over its backend, leased now if it has none yet).
+    pub async fn start_in(dir: impl Into<DataDir>) -> Env {
+        let mut dir = dir.into();
         let mut config = ServerConfig::new(dir.path()).with_listen("127.0.0.1:0".parse().unwrap());
         config.sse.allow_ssec_over_http = true;
+        match &dir.backend {
+            Some(backend) => config.backend = Some(backend.config()),
+            None => dir.backend = crate::backend::attach(&mut config),
+        }
         let server = Server::start(config).await.expect("server starts");
         let client = client_for(&server);
         Env {
@@ -47,7 +76,12 @@ impl Env {
             .unwrap();
     }
 
-    pub async fn stop(mut self) -> tempfile::TempDir {
+    /// The backend's client, past the gateway (gateway mode only).
+    pub fn backend_client(&self) -> Option<Client> {
+        self.dir.backend.as_ref().map(Backend::client)
+    }
+
+    pub async fn stop(mut self) -> DataDir {
         if let Some(s) = self.server.take() {
             s.shutdown().await.unwrap();
         }

@@ -320,8 +320,9 @@ async fn ssec_reads_need_the_right_key_and_only_ssec_objects_take_one() {
 #[tokio::test]
 async fn ssec_over_plain_http_is_refused_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
-    let config = objseal_server::server::ServerConfig::new(dir.path())
+    let mut config = objseal_server::server::ServerConfig::new(dir.path())
         .with_listen("127.0.0.1:0".parse().unwrap());
+    let _backend = crate::backend::attach(&mut config);
     let server = objseal_server::server::Server::start(config).await.unwrap();
     let c = client_for(&server);
     c.create_bucket().bucket("bkt").send().await.unwrap();

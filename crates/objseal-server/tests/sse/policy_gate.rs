@@ -30,6 +30,7 @@ struct Setup {
     boss: Client,
     alice: Client,
     bob: Client,
+    _backend: Option<crate::backend::Backend>,
 }
 
 impl Setup {
@@ -41,8 +42,10 @@ impl Setup {
             Principal::new(ALICE.0, ALICE.1, ALICE.2),
             Principal::new(BOB.0, BOB.1, BOB.2).in_groups(["administrators", "data-users"]),
         ];
+        let backend = crate::backend::attach(&mut config);
         let server = Server::start(config).await.unwrap();
         Setup {
+            _backend: backend,
             boss: client_with(&server, BOSS.1, BOSS.2),
             alice: client_with(&server, ALICE.1, ALICE.2),
             bob: client_with(&server, BOB.1, BOB.2),

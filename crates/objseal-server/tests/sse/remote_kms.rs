@@ -58,6 +58,7 @@ async fn sse_kms_through_a_remote_kms() {
         max_attempts: 1,
         ..RemoteConfig::default()
     });
+    let _backend = crate::backend::attach(&mut config);
     let server = Server::start(config).await.unwrap();
     let c = client_for(&server);
     c.create_bucket().bucket("remote").send().await.unwrap();

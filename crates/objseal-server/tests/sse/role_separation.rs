@@ -66,6 +66,7 @@ struct Setup {
     s3: RunningServer,
     kms_audit: std::path::PathBuf,
     local: LocalKms,
+    _backend: Option<crate::backend::Backend>,
 }
 
 async fn start() -> Setup {
@@ -99,8 +100,10 @@ async fn start() -> Setup {
     let mut config = ServerConfig::new(dir.path()).with_listen("127.0.0.1:0".parse().unwrap());
     config.principals = vec![principal(ADMIN), principal(ALICE), principal(KATE)];
     config.remote_kms = Some(kms_config(&kms_server, SERVICE));
+    let backend = crate::backend::attach(&mut config);
     let s3 = Server::start(config).await.unwrap();
     Setup {
+        _backend: backend,
         _dirs: (kms_dir, dir),
         kms_server,
         s3,
@@ -484,6 +487,7 @@ async fn the_embedded_keystore_checks_key_policies_for_each_principal() {
     let mut config = ServerConfig::new(dir.path()).with_listen("127.0.0.1:0".parse().unwrap());
     config.root_key = Some(root.clone());
     config.principals = vec![principal(ADMIN), principal(ALICE), principal(KATE)];
+    let _backend = crate::backend::attach(&mut config);
     let server = Server::start(config).await.unwrap();
     // Kate administers keys in the same keystore (another handle on its file).
     let keystore = LocalKms::open(LocalKmsConfig::new(

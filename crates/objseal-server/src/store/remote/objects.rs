@@ -352,9 +352,12 @@ impl RemoteStore {
             if batch.is_empty() {
                 continue;
             }
+            // Never quiet at the backend: the keys it deleted name the late sidecars to forget
+            // (a quiet answer names none), and some backends (moto) ignore Quiet anyway; the
+            // client's quiet is applied to the answer below.
             let delete = Delete::builder()
                 .set_objects(Some(batch.to_vec()))
-                .quiet(quiet)
+                .quiet(false)
                 .build()
                 .map_err(|_| super::errors::internal("a delete request could not be made"))?;
             let out = self
@@ -372,10 +375,12 @@ impl RemoteStore {
                     .iter()
                     .filter_map(|d| d.key().and_then(|k| tokens.get(k)).cloned()),
             );
-            deleted.extend(out.deleted().iter().map(|d| DeletedObject {
-                key: d.key().map(str::to_owned),
-                ..Default::default()
-            }));
+            if !quiet {
+                deleted.extend(out.deleted().iter().map(|d| DeletedObject {
+                    key: d.key().map(str::to_owned),
+                    ..Default::default()
+                }));
+            }
             errors.extend(out.errors().iter().map(|e| Error {
                 code: e.code().map(str::to_owned),
                 key: e.key().map(str::to_owned),
