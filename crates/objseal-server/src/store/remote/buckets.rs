@@ -7,9 +7,8 @@ use aws_sdk_s3::types::{BucketLocationConstraint as SdkLocation, CreateBucketCon
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
-use super::body::collect_limited;
 use super::errors::{Subject, backend_error};
-use super::{GATEWAY_PREFIX, RemoteStore, from_sdk_time, quoted, unquote};
+use super::{GATEWAY_PREFIX, RemoteStore, from_sdk_time, quoted};
 use crate::internal::BlockedEncryptionTypes;
 use crate::store::bucket::{
     BucketConfig, SseRule, blocked_from_names, blocked_to_names, rules_from_dto, rules_to_dto,
@@ -20,48 +19,18 @@ use crate::store::now_ms;
 /// `bucket.json` shape.
 pub const BUCKET_CONFIG_KEY: &str = ".objseal/bucket.json";
 
-/// The largest sidecar read (a policy is at most 20 KiB).
-const MAX_CONFIG_LEN: usize = 256 * 1024;
-
 /// How often a configuration change is tried again after losing a race with another gateway.
 const CONFIG_ATTEMPTS: usize = 5;
 
 impl RemoteStore {
-    /// The bucket's configuration and the sidecar's backend ETag; `None` when it has none.
+    /// The bucket's configuration and the sidecar's backend ETag; `None` when it has none. (The
+    /// bucket name inside is not checked: a bucket copied or replicated under another name keeps
+    /// its configuration.)
     async fn read_config(&self, bucket: &str) -> S3Result<Option<(BucketConfig, String)>> {
-        let answer = self
-            .inner
-            .clients
-            .calls
-            .get_object()
-            .bucket(bucket)
-            .key(BUCKET_CONFIG_KEY)
-            .send()
-            .await;
-        let out = match answer {
-            Ok(out) => out,
-            Err(e) => {
-                let e = backend_error("GetObject", Subject::Object, e);
-                return match e.code() {
-                    S3ErrorCode::NoSuchKey => Ok(None),
-                    _ => Err(e),
-                };
-            }
-        };
-        let etag = out.e_tag().map(unquote).unwrap_or_default();
-        let bytes = collect_limited(out.body.into_inner(), MAX_CONFIG_LEN)
-            .await
-            .map_err(|e| {
-                tracing::warn!(bucket, error = %e, "reading the bucket configuration failed");
-                super::errors::slow_down(
-                    "The bucket configuration could not be read; please retry.",
-                )
-            })?;
-        // The name inside is not checked: a bucket copied or replicated under another name
-        // keeps its configuration.
-        let config: BucketConfig = serde_json::from_slice(&bytes)
-            .map_err(|e| super::errors::corrupt(bucket, BUCKET_CONFIG_KEY, &e))?;
-        Ok(Some((config, etag)))
+        Ok(self
+            .read_sidecar::<BucketConfig>(bucket, BUCKET_CONFIG_KEY)
+            .await?
+            .map(|read| (read.value, read.etag)))
     }
 
     /// Changes the bucket's configuration: read, changed, written back on the condition that
