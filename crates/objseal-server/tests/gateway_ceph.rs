@@ -20,6 +20,8 @@ mod common_ceph;
 mod harness;
 #[path = "gateway/modes.rs"]
 mod modes;
+#[path = "gateway/multipart.rs"]
+mod multipart;
 #[path = "gateway/policies.rs"]
 mod policies;
 
