@@ -153,3 +153,27 @@ pub struct CopySourceMetadataMatch {
     /// The value it must hold.
     pub value: String,
 }
+
+/// The source of an error a store answers a bucket's configuration or policy calls with when
+/// the stored configuration fails authentication (a [`RemoteStore`](crate::store::RemoteStore)'s
+/// `bucket.json` without a valid tag, FORMAT.md §17.5). The layer's policy gate treats such a
+/// bucket as one whose stored policy does not parse: every request is refused (fail closed), but
+/// members of `admins` may still replace the policy — which replaces the whole configuration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UnauthenticatedConfig;
+
+impl std::fmt::Display for UnauthenticatedConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the bucket's stored configuration fails authentication")
+    }
+}
+
+impl std::error::Error for UnauthenticatedConfig {}
+
+impl UnauthenticatedConfig {
+    /// Whether `err` was made from an [`UnauthenticatedConfig`].
+    pub fn is_source_of(err: &s3s::S3Error) -> bool {
+        err.source()
+            .is_some_and(|s| s.downcast_ref::<UnauthenticatedConfig>().is_some())
+    }
+}

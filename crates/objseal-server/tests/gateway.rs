@@ -28,6 +28,8 @@ mod configuration;
 mod copies;
 #[path = "gateway/failures.rs"]
 mod failures;
+#[path = "gateway/forgery.rs"]
+mod forgery;
 #[path = "gateway/harness.rs"]
 mod harness;
 #[path = "gateway/health.rs"]

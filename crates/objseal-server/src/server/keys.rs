@@ -26,6 +26,9 @@ pub const KEYSTORE_PATH: &str = "kms/keys.store";
 pub const SSE_S3_KEK_LABEL: &[u8] = b"objseal/server/sse-s3-kek/v1";
 /// The HKDF info that derives the key authenticating multipart upload ids from the root key.
 pub const UPLOAD_ID_KEY_LABEL: &[u8] = b"objseal/server/upload-id/v1";
+/// The HKDF info that derives the key authenticating a gateway's state in its backend (sidecars,
+/// bucket configuration, trailers: FORMAT.md §17.5) from the root key.
+pub const GATEWAY_STATE_KEY_LABEL: &[u8] = b"objseal/gateway/state/v1";
 /// The key id the SSE-S3 key-encryption key is recorded under in wrapped keys.
 pub const SSE_S3_KEK_ID: &str = "objseal-sse-s3";
 /// The principal the server's own KMS calls are recorded under in the keystore's audit log.
@@ -95,6 +98,18 @@ pub(crate) fn upload_id_key(root: &RootKey) -> Zeroizing<[u8; 32]> {
     let hkdf = Hkdf::<Sha256>::new(None, root.expose_secret());
     let mut okm = Zeroizing::new([0u8; 32]);
     hkdf.expand(UPLOAD_ID_KEY_LABEL, &mut okm[..])
+        .unwrap_or_else(|_| unreachable!("32 bytes are a valid HKDF-SHA-256 output length"));
+    okm
+}
+
+/// The key that authenticates a gateway's state in its backend
+/// ([`RemoteStore::with_state_key`](crate::store::RemoteStore::with_state_key)): HKDF-SHA-256 of
+/// the root key with [`GATEWAY_STATE_KEY_LABEL`]. Gateways sharing a backend share it through
+/// their root key.
+pub fn gateway_state_key(root: &RootKey) -> Zeroizing<[u8; 32]> {
+    let hkdf = Hkdf::<Sha256>::new(None, root.expose_secret());
+    let mut okm = Zeroizing::new([0u8; 32]);
+    hkdf.expand(GATEWAY_STATE_KEY_LABEL, &mut okm[..])
         .unwrap_or_else(|_| unreachable!("32 bytes are a valid HKDF-SHA-256 output length"));
     okm
 }

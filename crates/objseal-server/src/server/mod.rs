@@ -7,7 +7,8 @@
 //!
 //! * **Keys.** The root key (`<data>/root.key`, made on first start) seals the embedded keystore
 //!   (`<data>/kms/keys.store`, audit log beside it) and derives, by HKDF-SHA-256
-//!   ([`SSE_S3_KEK_LABEL`]), the SSE-S3 key-encryption key. SSE-KMS uses the keystore, or a
+//!   ([`SSE_S3_KEK_LABEL`]), the SSE-S3 key-encryption key — and, for a gateway over a backend
+//!   store, the key authenticating its state there ([`GATEWAY_STATE_KEY_LABEL`]). SSE-KMS uses the keystore, or a
 //!   remote AWS-KMS-compatible service ([`ServerConfig::remote_kms`]); the default key
 //!   ([`DEFAULT_KMS_KEY_ALIAS`]) is created on first start.
 //! * **Authentication.** s3s checks SigV4 (header, presigned URL, `aws-chunked` bodies) against
@@ -60,8 +61,8 @@ pub use self::credentials::{
 pub use self::error::ServerError;
 pub use self::http::{REQUEST_ID_HEADER, RequestId};
 pub use self::keys::{
-    KEYSTORE_PATH, KMS_PRINCIPAL, KmsKind, ROOT_KEY_FILE, RootKeySource, SSE_S3_KEK_ID,
-    SSE_S3_KEK_LABEL, default_key_policy,
+    GATEWAY_STATE_KEY_LABEL, KEYSTORE_PATH, KMS_PRINCIPAL, KmsKind, ROOT_KEY_FILE, RootKeySource,
+    SSE_S3_KEK_ID, SSE_S3_KEK_LABEL, default_key_policy, gateway_state_key,
 };
 use crate::metrics::Metrics;
 use crate::{LocalStore, SseLayer};
@@ -105,7 +106,7 @@ impl Server {
     /// As [`Server::start`].
     pub async fn start_with_store<S: s3s::S3>(
         config: ServerConfig,
-        store: S,
+        mut store: S,
     ) -> Result<RunningServer, ServerError> {
         if config.max_connections == 0 {
             return Err(ServerError::Config(
@@ -121,6 +122,14 @@ impl Server {
         let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
         let (root_key, root_key_source) =
             keys::root_key(&config.data_dir, config.root_key.as_ref())?;
+        // A gateway's state in its backend is authenticated under a key of the root key's.
+        if let Some(remote) =
+            (&mut store as &mut dyn std::any::Any).downcast_mut::<crate::store::RemoteStore>()
+        {
+            *remote = remote
+                .clone()
+                .with_state_key(&keys::gateway_state_key(&root_key));
+        }
         let (credentials, principals) = credentials::principals(&config)?;
         let directory = Arc::new(crate::principals::Directory::new(&principals));
         let access_log = access::open_log(&config.data_dir)?;

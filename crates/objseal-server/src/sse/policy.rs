@@ -92,6 +92,10 @@ enum Stored {
     NoBucket,
     /// The policy document.
     Document(String),
+    /// The store holds a configuration that fails authentication
+    /// ([`UnauthenticatedConfig`](crate::internal::UnauthenticatedConfig)): refused as a
+    /// policy that does not parse.
+    Unauthenticated,
 }
 
 struct StoreSource<S>(Arc<S>);
@@ -107,6 +111,9 @@ impl<S: S3> PolicySource for StoreSource<S> {
             Ok(out) => Ok(out.output.policy.map_or(Stored::Absent, Stored::Document)),
             Err(e) if *e.code() == S3ErrorCode::NoSuchBucketPolicy => Ok(Stored::Absent),
             Err(e) if *e.code() == S3ErrorCode::NoSuchBucket => Ok(Stored::NoBucket),
+            Err(e) if crate::internal::UnauthenticatedConfig::is_source_of(&e) => {
+                Ok(Stored::Unauthenticated)
+            }
             Err(e) => Err(e),
         }
     }
@@ -225,6 +232,13 @@ impl BucketPolicies {
                     slots.remove(bucket);
                 }
                 return Ok(PolicyState::None);
+            }
+            Stored::Unauthenticated => {
+                tracing::error!(
+                    bucket,
+                    "the stored bucket configuration fails authentication: every request to the bucket is refused until its policy is replaced"
+                );
+                PolicyState::Unreadable
             }
             Stored::Document(doc) => match parse(&doc) {
                 Ok(policy) => PolicyState::Set(Arc::new(policy)),

@@ -8,6 +8,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::errors::{Subject, backend_error};
+use super::state::{Binding, Found, Kind};
 use super::{GATEWAY_PREFIX, RemoteStore, from_sdk_time, quoted};
 use crate::internal::BlockedEncryptionTypes;
 use crate::store::bucket::{
@@ -19,16 +20,31 @@ use crate::store::now_ms;
 /// `bucket.json` shape.
 pub const BUCKET_CONFIG_KEY: &str = ".objseal/bucket.json";
 
+/// The refusal of a bucket whose stored configuration fails authentication: 403 `AccessDenied`,
+/// with [`UnauthenticatedConfig`](crate::internal::UnauthenticatedConfig) as its source, which
+/// the layer's policy gate reads as a policy that does not parse.
+fn unauthenticated_config() -> S3Error {
+    let mut e = S3Error::with_source(
+        S3ErrorCode::AccessDenied,
+        Box::new(crate::internal::UnauthenticatedConfig),
+    );
+    e.set_message(
+        "The bucket's configuration in the backing store fails authentication; an administrator must replace the bucket policy.",
+    );
+    e.set_status_code(hyper::StatusCode::FORBIDDEN);
+    e
+}
+
 /// How often a configuration change is tried again after losing a race with another gateway.
 const CONFIG_ATTEMPTS: usize = 5;
 
 impl RemoteStore {
-    /// The bucket's configuration and the sidecar's backend ETag; `None` when it has none. (The
-    /// bucket name inside is not checked: a bucket copied or replicated under another name keeps
-    /// its configuration.)
-    async fn read_config(&self, bucket: &str) -> S3Result<Option<(BucketConfig, String)>> {
+    /// The bucket's configuration (or [`Found::Forged`] when the sidecar fails authentication)
+    /// and the sidecar's backend ETag; `None` when it has none. (The tag binds the bucket's
+    /// name: a configuration copied or replicated into another bucket fails there.)
+    async fn read_config(&self, bucket: &str) -> S3Result<Option<(Found<BucketConfig>, String)>> {
         Ok(self
-            .read_sidecar::<BucketConfig>(bucket, BUCKET_CONFIG_KEY)
+            .read_sidecar_found::<BucketConfig>(Kind::Bucket, bucket, BUCKET_CONFIG_KEY)
             .await?
             .map(|read| (read.value, read.etag)))
     }
@@ -38,9 +54,14 @@ impl RemoteStore {
     /// was none), tried again when another gateway did. A backend that ignores conditional
     /// writes makes the last writer win, as S3's own configuration calls do; one that refuses
     /// them (501) gets an unconditional write.
+    ///
+    /// A configuration that fails authentication is refused ([`unauthenticated_config`]), but
+    /// with `replace_forged` (the policy calls, which the policy gate lets only members of
+    /// `admins` make then) it is replaced by a fresh one: nothing of it is kept.
     async fn update_config(
         &self,
         bucket: &str,
+        replace_forged: bool,
         change: impl Fn(&mut BucketConfig),
     ) -> S3Result<()> {
         // The ETag a conditional write was last refused on: Ceph RGW 16 compares a PutObject's
@@ -49,24 +70,34 @@ impl RemoteStore {
         let mut refused_on: Option<String> = None;
         for _ in 0..CONFIG_ATTEMPTS {
             let current = self.read_config(bucket).await?;
+            let fresh = || BucketConfig {
+                name: bucket.to_owned(),
+                created: now_ms(),
+                encryption: None,
+                blocked_encryption_types: Vec::new(),
+                policy: None,
+            };
             let (mut config, etag) = match current {
-                Some((config, etag)) => (config, Some(etag)),
-                None => (
-                    BucketConfig {
-                        name: bucket.to_owned(),
-                        created: now_ms(),
-                        encryption: None,
-                        blocked_encryption_types: Vec::new(),
-                        policy: None,
-                    },
-                    None,
-                ),
+                Some((Found::Valid(config), etag)) => (config, Some(etag)),
+                Some((Found::Forged, etag)) if replace_forged => {
+                    tracing::warn!(
+                        bucket,
+                        "a bucket configuration that fails authentication is replaced"
+                    );
+                    (fresh(), Some(etag))
+                }
+                Some((Found::Forged, _)) => return Err(unauthenticated_config()),
+                None => (fresh(), None),
             };
             change(&mut config);
             config.name = bucket.to_owned();
             let json = serde_json::to_vec_pretty(&config).map_err(|_| {
                 super::errors::internal("the bucket configuration could not be written")
             })?;
+            let json = self.state_key()?.seal(
+                Binding::sidecar(Kind::Bucket, bucket, BUCKET_CONFIG_KEY),
+                &json,
+            );
             let unquoted = etag.is_some() && etag == refused_on;
             let put = |conditional: bool| {
                 let mut put = self
@@ -125,8 +156,14 @@ impl RemoteStore {
 
     /// The configuration, if the bucket has one; `NoSuchBucket` when the bucket does not exist
     /// (the backend tells a missing bucket from a missing sidecar: `NoSuchBucket` / `NoSuchKey`).
+    /// A configuration that fails authentication is refused ([`unauthenticated_config`]), never
+    /// read as none.
     async fn config_of(&self, bucket: &str) -> S3Result<Option<BucketConfig>> {
-        Ok(self.read_config(bucket).await?.map(|(config, _)| config))
+        match self.read_config(bucket).await? {
+            Some((Found::Valid(config), _)) => Ok(Some(config)),
+            Some((Found::Forged, _)) => Err(unauthenticated_config()),
+            None => Ok(None),
+        }
     }
 
     async fn head_bucket_named(&self, bucket: &str) -> S3Result<()> {
@@ -268,7 +305,11 @@ impl RemoteStore {
                 _ => break,
             }
         }
-        let saved = self.read_config(&bucket).await?.map(|(c, _)| c);
+        // (One that fails authentication is not the gateway's: deleted, never written back.)
+        let saved = match self.read_config(&bucket).await? {
+            Some((Found::Valid(config), _)) => Some(config),
+            _ => None,
+        };
         for key in &gateway_keys {
             self.inner
                 .clients
@@ -291,7 +332,9 @@ impl RemoteStore {
         if let Err(e) = deleted {
             let e = backend_error("DeleteBucket", Subject::Bucket, e);
             if let Some(config) = saved {
-                let restored = self.update_config(&bucket, |c| *c = config.clone()).await;
+                let restored = self
+                    .update_config(&bucket, false, |c| *c = config.clone())
+                    .await;
                 if let Err(r) = restored {
                     tracing::error!(bucket = %bucket, code = r.code().as_str(),
                         "the bucket configuration could not be written back after a failed delete");
@@ -314,7 +357,7 @@ impl RemoteStore {
         let input = req.input;
         let rules = rules_from_dto(input.server_side_encryption_configuration);
         let names = blocked_to_names(&blocked);
-        self.update_config(&input.bucket, |c| {
+        self.update_config(&input.bucket, false, |c| {
             c.encryption = Some(rules.clone());
             c.blocked_encryption_types.clone_from(&names);
         })
@@ -351,7 +394,7 @@ impl RemoteStore {
         &self,
         req: S3Request<DeleteBucketEncryptionInput>,
     ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
-        self.update_config(&req.input.bucket, |c| {
+        self.update_config(&req.input.bucket, false, |c| {
             c.encryption = None;
             c.blocked_encryption_types.clear();
         })
@@ -364,8 +407,10 @@ impl RemoteStore {
         req: S3Request<PutBucketPolicyInput>,
     ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
         let input = req.input;
-        self.update_config(&input.bucket, |c| c.policy = Some(input.policy.clone()))
-            .await?;
+        self.update_config(&input.bucket, true, |c| {
+            c.policy = Some(input.policy.clone());
+        })
+        .await?;
         Ok(S3Response::new(PutBucketPolicyOutput {}))
     }
 
@@ -390,7 +435,7 @@ impl RemoteStore {
         &self,
         req: S3Request<DeleteBucketPolicyInput>,
     ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
-        self.update_config(&req.input.bucket, |c| c.policy = None)
+        self.update_config(&req.input.bucket, true, |c| c.policy = None)
             .await?;
         Ok(S3Response::new(DeleteBucketPolicyOutput {}))
     }

@@ -73,6 +73,19 @@
 //! two against Amazon S3. An object replaced since the backend listed it is described as it is
 //! now, one deleted since is left out, and a damaged one is listed as stored.
 //!
+//! # Authenticated state
+//!
+//! Whoever may write the backend bucket holds no key of the gateways', so every sidecar the
+//! gateway writes carries an HMAC-SHA-256 tag under the state key
+//! ([`RemoteStore::with_state_key`]; [`Server::start`](crate::server::Server::start) derives it
+//! from the root key with HKDF-SHA-256, `info` `objseal/gateway/state/v1`), bound to the
+//! sidecar's kind, bucket and backend key, and stored as `{"mac":"<hex>","body":<JSON>}` (see
+//! `state.rs` and FORMAT.md §17). A sidecar without a valid tag is not the gateway's: an
+//! `upload.json` is as none (the upload's metadata is not listed, Complete is `NoSuchUpload`),
+//! a part sidecar as none (the part is not acknowledged), a late sidecar makes its object damaged
+//! (500), a `bucket.json` refuses the bucket (403, as a policy that does not parse: only the
+//! admins' policy calls, which replace it). The trailer is not tagged (yet).
+//!
 //! `DeleteObject` and `DeleteObjects` pass through (keys under `.objseal/` are reported deleted
 //! and left alone); writes under `.objseal/` are refused (400 `InvalidArgument`).
 //!
@@ -110,8 +123,9 @@
 //! it — per-part entries (S3 has none), the completed object's late entries (a trailer cannot be
 //! appended: parts but the last must be ≥ 5 MiB and cannot be read before completion) and the
 //! upload's metadata for `ListMultipartUploads` (S3 lists none) — lives in **sidecars** under
-//! [`GATEWAY_PREFIX`] (`sidecar.rs`, strict JSON), written before the step that relies on
-//! them, so any gateway can continue any upload and one that dies loses nothing acknowledged:
+//! [`GATEWAY_PREFIX`] (`sidecar.rs`, strict JSON, tagged: see "Authenticated state"), written
+//! before the step that relies on them, so any gateway can continue any upload and one that dies
+//! loses nothing acknowledged:
 //!
 //! | sidecar | holds | written | deleted |
 //! |---|---|---|---|
@@ -146,7 +160,8 @@
 //!
 //! **Reads** of an object with [`SIDECAR_META`] take its late entries from `.objseal/late/<token>`
 //! (one more small GET after the ranged GET of the last 4 KiB, which still gives the metadata
-//! and length; there is no trailer). A missing sidecar, one naming another key, or both a
+//! and length; there is no trailer). A missing sidecar, one failing authentication, one naming
+//! another key, or both a
 //! trailer and a sidecar, is damage: 500 `InternalError`, never the bytes as stored. Listings
 //! describe objects with a multipart ETag (`…-N`) whatever their size. **Copies** of such an
 //! object (the layer's in-place metadata copies) get a sidecar of their own under a fresh token
@@ -185,6 +200,7 @@ mod objects;
 mod parts;
 mod sidecar;
 mod stat;
+mod state;
 mod trailer;
 
 use std::fmt;
@@ -202,6 +218,7 @@ pub use self::config::{
 };
 pub use self::objects::MAX_UNSIZED_BODY;
 pub use self::sidecar::SIDECAR_META;
+pub use self::state::StateKey;
 pub use self::trailer::{TRAILER_LEN, TRAILER_META};
 
 /// The prefix of the gateway's own objects in every bucket; listings hide it and clients cannot
@@ -215,6 +232,9 @@ pub const GATEWAY_PREFIX: &str = ".objseal/";
 #[derive(Clone)]
 pub struct RemoteStore {
     inner: Arc<Inner>,
+    /// What authenticates the gateway's state in the backend ([`RemoteStore::with_state_key`]);
+    /// without it, the store refuses to read or write any (500).
+    state: Option<Arc<StateKey>>,
 }
 
 struct Inner {
@@ -227,6 +247,7 @@ impl fmt::Debug for RemoteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteStore")
             .field("endpoint", &self.inner.endpoint)
+            .field("state_key", &self.state.as_ref().map(|_| "<redacted>"))
             .finish_non_exhaustive()
     }
 }
@@ -251,6 +272,26 @@ impl RemoteStore {
                     .endpoint_url
                     .unwrap_or_else(|| format!("Amazon S3 ({})", config.region)),
             }),
+            state: None,
+        })
+    }
+
+    /// The store with `key` authenticating the gateway's state in the backend — sidecars,
+    /// bucket configuration, trailers (FORMAT.md §17.5). Every gateway of a fleet needs the same
+    /// key: [`Server::start`](crate::server::Server::start) derives it from the root key
+    /// ([`gateway_state_key`](crate::server::gateway_state_key)). A store without one refuses
+    /// every request that reads or writes such state (500 `InternalError`).
+    #[must_use]
+    pub fn with_state_key(mut self, key: &[u8; 32]) -> RemoteStore {
+        self.state = Some(Arc::new(StateKey::new(key)));
+        self
+    }
+
+    /// The state key, or a refusal (500) when the store has none.
+    fn state_key(&self) -> s3s::S3Result<&StateKey> {
+        self.state.as_deref().ok_or_else(|| {
+            tracing::error!("the gateway has no state key: its backend state cannot be used");
+            errors::internal("The gateway is not configured with a state key.")
         })
     }
 

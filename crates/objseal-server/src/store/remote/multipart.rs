@@ -20,6 +20,7 @@ use super::sidecar::{
     LateSidecar, PartSidecar, Read, SIDECAR_META, UPLOAD_MANIFEST_KEY, UploadSidecar, late_key,
     new_token, part_key, upload_key,
 };
+use super::state::Kind;
 use super::{
     RemoteStore, from_sdk_time, is_reserved_key, length_i64, quoted, to_sdk_time, unquote,
 };
@@ -105,7 +106,13 @@ impl RemoteStore {
             metadata: layer_metadata,
         };
         if let Err(e) = self
-            .write_sidecar(&input.bucket, &upload_key(&id), &sidecar, None)
+            .write_sidecar(
+                Kind::Upload,
+                &input.bucket,
+                &upload_key(&id),
+                &sidecar,
+                None,
+            )
             .await
         {
             self.abort_backend(&input.bucket, &input.key, &id)
@@ -185,6 +192,7 @@ impl RemoteStore {
         };
         // Acknowledged only once the sidecar is written: a part without one is not listed.
         self.write_sidecar(
+            Kind::Part,
             &input.bucket,
             &part_key(&input.upload_id, number),
             &sidecar,
@@ -205,7 +213,10 @@ impl RemoteStore {
         numbers: Vec<i32>,
     ) -> S3Result<Vec<Option<PartSidecar>>> {
         let read: Vec<S3Result<Option<Read<PartSidecar>>>> = futures::stream::iter(numbers)
-            .map(|n| async move { self.read_sidecar(bucket, &part_key(upload_id, n)).await })
+            .map(|n| async move {
+                self.read_sidecar(Kind::Part, bucket, &part_key(upload_id, n))
+                    .await
+            })
             .buffered(self.inner.list_concurrency.max(1))
             .collect()
             .await;
@@ -309,7 +320,7 @@ impl RemoteStore {
             ));
         }
         let upload = match self
-            .read_sidecar::<UploadSidecar>(bucket, &upload_key(id))
+            .read_sidecar::<UploadSidecar>(Kind::Upload, bucket, &upload_key(id))
             .await?
         {
             Some(u) if u.value.v == 1 && u.value.key == *key => u.value,
@@ -462,7 +473,7 @@ impl RemoteStore {
                 let bucket = input.bucket.as_str();
                 async move {
                     let read = self
-                        .read_sidecar::<UploadSidecar>(bucket, &upload_key(&id))
+                        .read_sidecar::<UploadSidecar>(Kind::Upload, bucket, &upload_key(&id))
                         .await?;
                     Ok(read
                         .filter(|r| r.value.v == 1 && r.value.key == key)
@@ -527,6 +538,7 @@ impl RemoteStore {
             entries: entries.clone(),
         };
         self.write_sidecar(
+            Kind::Late,
             bucket,
             &late_key(&token),
             &sidecar,

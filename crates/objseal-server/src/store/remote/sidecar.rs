@@ -13,6 +13,7 @@ use super::GATEWAY_PREFIX;
 use super::RemoteStore;
 use super::body::collect_limited;
 use super::errors::{Subject, backend_error, corrupt, internal};
+use super::state::{Binding, Found, Kind};
 use super::{header_value, unquote};
 
 /// The backend object's user metadata entry that marks an object whose late entries live in a
@@ -111,13 +112,16 @@ pub(super) struct Read<T> {
 }
 
 impl RemoteStore {
-    /// Reads the sidecar `key` of `bucket`: `None` when there is none. A sidecar that does not
-    /// parse is damage (500).
-    pub(super) async fn read_sidecar<T: for<'de> Deserialize<'de>>(
+    /// Reads the sidecar `key` of `bucket`, of `kind`: `None` when there is none,
+    /// [`Found::Forged`] when it carries no valid tag (not the gateway's: logged). A sidecar
+    /// whose tag is valid but that does not parse is damage (500).
+    pub(super) async fn read_sidecar_found<T: for<'de> Deserialize<'de>>(
         &self,
+        kind: Kind,
         bucket: &str,
         key: &str,
-    ) -> S3Result<Option<Read<T>>> {
+    ) -> S3Result<Option<Read<Found<T>>>> {
+        let state = self.state_key()?;
         let answer = self
             .inner
             .clients
@@ -144,14 +148,48 @@ impl RemoteStore {
                 tracing::warn!(bucket, key, error = %e, "reading a sidecar failed");
                 super::errors::slow_down("The backing store's answer was cut short; please retry.")
             })?;
-        let value = serde_json::from_slice(&body).map_err(|e| corrupt(bucket, key, &e))?;
-        Ok(Some(Read { value, etag }))
+        let Some(json) = state.open(Binding::sidecar(kind, bucket, key), &body) else {
+            tracing::warn!(
+                bucket,
+                key,
+                "a sidecar fails authentication: it is not the gateway's and is ignored"
+            );
+            return Ok(Some(Read {
+                value: Found::Forged,
+                etag,
+            }));
+        };
+        let value = serde_json::from_slice(&json).map_err(|e| corrupt(bucket, key, &e))?;
+        Ok(Some(Read {
+            value: Found::Valid(value),
+            etag,
+        }))
+    }
+
+    /// [`Self::read_sidecar_found`], a sidecar that fails authentication read as none.
+    pub(super) async fn read_sidecar<T: for<'de> Deserialize<'de>>(
+        &self,
+        kind: Kind,
+        bucket: &str,
+        key: &str,
+    ) -> S3Result<Option<Read<T>>> {
+        Ok(self
+            .read_sidecar_found(kind, bucket, key)
+            .await?
+            .and_then(|r| match r.value {
+                Found::Valid(value) => Some(Read {
+                    value,
+                    etag: r.etag,
+                }),
+                Found::Forged => None,
+            }))
     }
 
     /// Writes the sidecar `key` of `bucket`; with `cond` (`*` or an ETag) only if none exists
     /// / it still has that ETag (`PreconditionFailed` otherwise).
     pub(super) async fn write_sidecar<T: Serialize>(
         &self,
+        kind: Kind,
         bucket: &str,
         key: &str,
         value: &T,
@@ -159,6 +197,23 @@ impl RemoteStore {
     ) -> S3Result<()> {
         let json =
             serde_json::to_vec(value).map_err(|_| internal("A sidecar could not be made."))?;
+        self.write_sidecar_json(kind, bucket, key, &json, cond)
+            .await
+    }
+
+    /// Writes the sidecar `key` of `bucket` holding `json`, sealed with its tag (see
+    /// [`Self::write_sidecar`]).
+    pub(super) async fn write_sidecar_json(
+        &self,
+        kind: Kind,
+        bucket: &str,
+        key: &str,
+        json: &[u8],
+        cond: Option<&s3s::dto::ETagCondition>,
+    ) -> S3Result<()> {
+        let json = self
+            .state_key()?
+            .seal(Binding::sidecar(kind, bucket, key), json);
         let (if_match, if_none_match) = match cond {
             Some(c) if c.is_any() => (None, header_value(c)),
             Some(c) => (header_value(c), None),
@@ -284,10 +339,17 @@ impl RemoteStore {
                 &"a late sidecar entry that is not a token",
             ));
         }
-        let read: Option<Read<LateSidecar>> = self.read_sidecar(bucket, &late_key(token)).await?;
-        match read {
-            Some(r) if r.value.v == 1 && r.value.key == key => Ok(r.value.entries),
-            Some(_) => Err(corrupt(bucket, key, &"a late sidecar of another object")),
+        let read: Option<Read<Found<LateSidecar>>> = self
+            .read_sidecar_found(Kind::Late, bucket, &late_key(token))
+            .await?;
+        match read.map(|r| r.value) {
+            Some(Found::Valid(s)) if s.v == 1 && s.key == key => Ok(s.entries),
+            Some(Found::Valid(_)) => Err(corrupt(bucket, key, &"a late sidecar of another object")),
+            Some(Found::Forged) => Err(corrupt(
+                bucket,
+                key,
+                &"its late sidecar fails authentication",
+            )),
             None => Err(corrupt(bucket, key, &"its late sidecar is missing")),
         }
     }
@@ -304,24 +366,34 @@ impl RemoteStore {
     ) -> S3Result<()> {
         let key = late_key(token);
         let created = self
-            .write_sidecar(bucket, &key, value, Some(&s3s::dto::ETagCondition::Any))
+            .write_sidecar(
+                Kind::Late,
+                bucket,
+                &key,
+                value,
+                Some(&s3s::dto::ETagCondition::Any),
+            )
             .await;
         match created {
             Err(e) if *e.code() == S3ErrorCode::PreconditionFailed => {}
             other => return other,
         }
-        let Some(existing) = self.read_sidecar::<LateSidecar>(bucket, &key).await? else {
+        let Some(existing) = self
+            .read_sidecar_found::<LateSidecar>(Kind::Late, bucket, &key)
+            .await?
+        else {
             return Err(S3Error::with_message(
                 S3ErrorCode::OperationAborted,
                 "A conflicting operation is in progress on this upload; please retry.",
             ));
         };
-        if existing.value == *value {
+        // (One that fails authentication is not the gateway's: replaced as a different one.)
+        if matches!(&existing.value, Found::Valid(v) if v == value) {
             return Ok(());
         }
         still_pending.await?;
         let pinned = s3s::dto::ETagCondition::ETag(s3s::dto::ETag::Strong(existing.etag));
-        self.write_sidecar(bucket, &key, value, Some(&pinned))
+        self.write_sidecar(Kind::Late, bucket, &key, value, Some(&pinned))
             .await
             .map_err(|e| match e.code() {
                 S3ErrorCode::PreconditionFailed => S3Error::with_message(
