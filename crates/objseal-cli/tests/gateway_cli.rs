@@ -24,11 +24,19 @@ fn aws(venv: &peers::Peers, endpoint: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[test]
-fn two_gateways_over_one_backend_share_objects_and_the_backend_sees_only_ciphertext() {
-    let Some(venv) = peers::Peers::find() else {
-        return;
-    };
+/// Two `objseal serve --backend` over one moto, sharing a root key; `None` when the peers are
+/// missing (and not required).
+struct Fleet {
+    venv: peers::Peers,
+    dir: tempfile::TempDir,
+    one: Served,
+    two: Served,
+    backend: String,
+    _moto: peers::MotoServer,
+}
+
+fn fleet() -> Option<Fleet> {
+    let venv = peers::Peers::find()?;
     let moto = peers::MotoServer::start_with(&venv);
     let dir = tempfile::tempdir().unwrap();
     let root_key = dir.path().join("root.key");
@@ -59,6 +67,29 @@ fn two_gateways_over_one_backend_share_objects_and_the_backend_sees_only_ciphert
         )
     };
     let (one, two) = (start("one"), start("two"));
+    Some(Fleet {
+        venv,
+        dir,
+        one,
+        two,
+        backend,
+        _moto: moto,
+    })
+}
+
+#[test]
+fn two_gateways_over_one_backend_share_objects_and_the_backend_sees_only_ciphertext() {
+    let Some(Fleet {
+        venv,
+        dir,
+        one,
+        two,
+        backend,
+        _moto,
+    }) = fleet()
+    else {
+        return;
+    };
 
     let marker = "objseal-gateway-plaintext-marker ".repeat(2_000);
     let file = dir.path().join("doc.txt");
@@ -151,39 +182,17 @@ fn two_gateways_over_one_backend_share_objects_and_the_backend_sees_only_ciphert
 /// part is in the object.
 #[test]
 fn a_gateway_killed_mid_upload_loses_no_acknowledged_part() {
-    let Some(venv) = peers::Peers::find() else {
+    let Some(Fleet {
+        venv,
+        dir,
+        mut one,
+        two,
+        backend: _,
+        _moto,
+    }) = fleet()
+    else {
         return;
     };
-    let moto = peers::MotoServer::start_with(&venv);
-    let dir = tempfile::tempdir().unwrap();
-    let root_key = dir.path().join("root.key");
-    let keygen = Command::new(env!("CARGO_BIN_EXE_objseal"))
-        .args(["keygen", "-o"])
-        .arg(&root_key)
-        .output()
-        .unwrap();
-    assert!(keygen.status.success());
-    let backend = moto.endpoint();
-    let args: Vec<&OsStr> = vec![
-        OsStr::new("--backend"),
-        OsStr::new(&backend),
-        OsStr::new("--root-key-file"),
-        root_key.as_os_str(),
-    ];
-    let env = [
-        ("OBJSEAL_BACKEND_ACCESS_KEY_ID", "moto"),
-        ("OBJSEAL_BACKEND_SECRET_ACCESS_KEY", "moto-secret"),
-    ];
-    let start = |name: &str| {
-        Served::start_with_env(
-            &dir.path().join(name),
-            peers::TEST_ACCESS_KEY_ID,
-            peers::TEST_SECRET_ACCESS_KEY,
-            &args,
-            &env,
-        )
-    };
-    let (mut one, two) = (start("one"), start("two"));
     let part = |n: u8| -> (String, Vec<u8>) {
         let bytes: Vec<u8> = (0..5 * 1024 * 1024 + 17)
             .map(|i: usize| (i as u8).wrapping_mul(n))
