@@ -4,10 +4,16 @@
 //! PUTs compute the plaintext's MD5 (Amazon S3's ETag rule), which the in-memory backend does not:
 //! SSE-KMS (an opaque ETag) shows the gateway's cost without it.
 //!
-//! The backend is the in-memory S3 endpoint of `support/memory_s3.rs` (it does next to no work per
-//! byte), so the figures show the gateway's own cost rather than a disk's or a Python server's.
-//! The same bare SigV4 client (`support/sigv4_client.rs`) drives both; the backend ignores the
-//! signature.
+//! The backend, chosen by `OBJSEAL_BENCH_BACKEND`:
+//! - `memory` (the default): the in-memory S3 endpoint of `support/memory_s3.rs`, next to no work
+//!   per byte — the gateway's whole cost shows;
+//! - `memory-md5`: the same, computing every write's MD5 ETag as S3 services do;
+//! - a URL (`http://127.0.0.1:7480`): a real S3 service, e.g. the Ceph RGW of
+//!   `scripts/ceph-rgw/start.sh` (`source DIR/env` gives the credentials: `AWS_ACCESS_KEY_ID`,
+//!   `AWS_SECRET_ACCESS_KEY`).
+//!
+//! The same bare SigV4 client (`support/sigv4_client.rs`) drives both legs. Benchmark ids carry
+//! the backend's kind (`gateway/<kind>/<op>/256MiB/<case>`), so baselines never mix.
 
 use std::time::Duration;
 
@@ -30,12 +36,25 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("data directory");
+    let choice = std::env::var("OBJSEAL_BENCH_BACKEND").unwrap_or_else(|_| "memory".into());
+    let (kind, access, secret) = match choice.as_str() {
+        "memory" | "memory-md5" => (choice.clone(), "bench".into(), "bench-secret".into()),
+        _ => (
+            "remote".to_owned(),
+            std::env::var("AWS_ACCESS_KEY_ID").expect("AWS_ACCESS_KEY_ID for the backend"),
+            std::env::var("AWS_SECRET_ACCESS_KEY").expect("AWS_SECRET_ACCESS_KEY for the backend"),
+        ),
+    };
     let (backend_url, gateway) = rt.block_on(async {
-        let backend_url = memory_s3::start().await;
+        let backend_url = match choice.as_str() {
+            "memory" => memory_s3::start().await,
+            "memory-md5" => memory_s3::start_with_etags().await,
+            url => url.trim_end_matches('/').to_owned(),
+        };
         let mut config =
             ServerConfig::new(dir.path()).with_listen("127.0.0.1:0".parse().expect("addr"));
         let mut backend = RemoteStoreConfig::new(&backend_url);
-        backend.credentials = Some(BackendCredentials::new("bench", "bench-secret"));
+        backend.credentials = Some(BackendCredentials::new(&access, &secret));
         config.backend = Some(backend);
         let server = Server::start(config).await.expect("gateway");
         (backend_url, server)
@@ -44,9 +63,9 @@ fn bench(c: &mut Criterion) {
         addr: backend_url
             .trim_start_matches("http://")
             .parse()
-            .expect("backend address"),
-        access: "bench".into(),
-        secret: "bench-secret".into(),
+            .expect("backend address: http://IP:PORT"),
+        access,
+        secret,
     };
     let through = Client {
         addr: gateway.local_addr(),
@@ -73,7 +92,7 @@ fn bench(c: &mut Criterion) {
         }
     });
     for (op, is_put) in [("put", true), ("get", false)] {
-        let mut group = c.benchmark_group(format!("gateway/{op}/256MiB"));
+        let mut group = c.benchmark_group(format!("gateway/{kind}/{op}/256MiB"));
         group
             .throughput(Throughput::Bytes(OBJECT as u64))
             .sample_size(10)

@@ -1,7 +1,10 @@
 //! A minimal in-memory S3 endpoint for benches: just enough of PutObject, multipart uploads,
 //! HeadObject and ranged GetObject for the AWS SDK, no authentication, no checksums (clients must
 //! set checksum calculation to "when required"). It does next to no work per byte — one copy into
-//! memory on the way in, slices on the way out — so a client's own cost shows.
+//! memory on the way in, slices on the way out — so a client's own cost shows. [`start_with_etags`]
+//! adds the one piece of per-byte work every real S3 service does on a write: the body's MD5 as its
+//! ETag (single PUTs and parts; a completed upload's ETag is the MD5 of the parts' MD5s, `-N`).
+#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -13,28 +16,44 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use md5::{Digest as _, Md5};
 
 #[derive(Default)]
 struct Object {
     body: Bytes,
     meta: Vec<(String, String)>,
+    etag: String,
 }
 
-/// A pending multipart upload: its metadata and the parts so far.
-type Upload = (Vec<(String, String)>, Vec<(u32, Bytes)>);
+/// A pending multipart upload: its metadata and the parts so far (number, bytes, MD5).
+type Upload = (Vec<(String, String)>, Vec<(u32, Bytes, [u8; 16])>);
 
 #[derive(Default)]
 struct State {
     objects: HashMap<String, Object>,
     uploads: HashMap<String, Upload>,
     next_upload: u64,
+    /// Whether writes compute their MD5 ETags (otherwise every ETag is `"0"`).
+    md5_etags: bool,
 }
 
 /// Starts the endpoint on 127.0.0.1 (a free port) on the current runtime; returns its URL.
 pub async fn start() -> String {
+    start_inner(false).await
+}
+
+/// As [`start`], computing every write's MD5 ETag as S3 services do.
+pub async fn start_with_etags() -> String {
+    start_inner(true).await
+}
+
+async fn start_inner(md5_etags: bool) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let state = Arc::new(Mutex::new(State::default()));
+    let state = Arc::new(Mutex::new(State {
+        md5_etags,
+        ..State::default()
+    }));
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
@@ -66,9 +85,14 @@ fn user_meta(req: &Request<Incoming>) -> Vec<(String, String)> {
 }
 
 fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    reply_tagged(status, body, "0")
+}
+
+fn reply_tagged(status: StatusCode, body: impl Into<Bytes>, etag: &str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
-    r.headers_mut().insert("etag", "\"0\"".parse().unwrap());
+    r.headers_mut()
+        .insert("etag", format!("\"{etag}\"").parse().unwrap());
     r
 }
 
@@ -90,15 +114,33 @@ async fn handle(
         .and_then(|v| v.split_once('-'))
         .map(|(a, b)| (a.parse::<usize>().ok(), b.parse::<usize>().ok()));
     let meta = user_meta(&req);
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let md5_etags = state.lock().unwrap().md5_etags;
+    // Hashed as it arrives, as a service hashes while it receives.
+    let mut hasher = (md5_etags && method == "PUT").then(Md5::new);
     let body = {
-        let mut buf = BytesMut::new();
+        let mut buf = BytesMut::with_capacity(declared);
         let mut incoming = req.into_body();
         while let Some(frame) = incoming.frame().await {
             if let Ok(Ok(data)) = frame.map(|f| f.into_data()) {
+                if let Some(h) = &mut hasher {
+                    h.update(&data);
+                }
                 buf.extend_from_slice(&data);
             }
         }
         buf.freeze()
+    };
+    let digest: [u8; 16] = hasher.map_or([0; 16], |h| h.finalize().into());
+    let etag = if md5_etags {
+        hex::encode(digest)
+    } else {
+        "0".to_owned()
     };
     let mut s = state.lock().unwrap();
     let r = match (method.as_str(), upload, part) {
@@ -115,35 +157,44 @@ async fn handle(
         }
         ("PUT", Some(id), Some(n)) => {
             if let Some((_, parts)) = s.uploads.get_mut(&id) {
-                parts.retain(|(p, _)| *p != n);
-                parts.push((n, body));
+                parts.retain(|(p, _, _)| *p != n);
+                parts.push((n, body, digest));
             }
-            reply(StatusCode::OK, Bytes::new())
+            reply_tagged(StatusCode::OK, Bytes::new(), &etag)
         }
         ("POST", Some(id), None) => {
             let (meta, mut parts) = s.uploads.remove(&id).unwrap_or_default();
-            parts.sort_by_key(|(n, _)| *n);
-            let mut all = BytesMut::new();
-            for (_, p) in parts {
-                all.extend_from_slice(&p);
+            parts.sort_by_key(|(n, _, _)| *n);
+            let mut all = BytesMut::with_capacity(parts.iter().map(|(_, p, _)| p.len()).sum());
+            let mut md5s = Md5::new();
+            for (_, p, d) in &parts {
+                all.extend_from_slice(p);
+                md5s.update(d);
             }
+            let etag = if md5_etags {
+                format!("{}-{}", hex::encode(md5s.finalize()), parts.len())
+            } else {
+                "0".to_owned()
+            };
+            let body = format!(
+                "<CompleteMultipartUploadResult><ETag>\"{etag}\"</ETag></CompleteMultipartUploadResult>"
+            );
             s.objects.insert(
                 path,
                 Object {
                     body: all.freeze(),
                     meta,
+                    etag: etag.clone(),
                 },
             );
-            reply(
-                StatusCode::OK,
-                "<CompleteMultipartUploadResult><ETag>\"0\"</ETag></CompleteMultipartUploadResult>",
-            )
+            reply_tagged(StatusCode::OK, body, &etag)
         }
         ("PUT", None, None) => {
             if path.matches('/').count() > 1 {
-                s.objects.insert(path, Object { body, meta });
+                let etag = etag.clone();
+                s.objects.insert(path, Object { body, meta, etag });
             }
-            reply(StatusCode::OK, Bytes::new())
+            reply_tagged(StatusCode::OK, Bytes::new(), &etag)
         }
         ("GET" | "HEAD", None, None) => match s.objects.get(&path) {
             None => reply(
@@ -163,9 +214,9 @@ async fn handle(
                 };
                 let len = slice.len();
                 let mut r = if method == "HEAD" {
-                    reply(status, Bytes::new())
+                    reply_tagged(status, Bytes::new(), &o.etag)
                 } else {
-                    reply(status, slice)
+                    reply_tagged(status, slice, &o.etag)
                 };
                 r.headers_mut().insert("content-length", len.into());
                 if let (Some((a, b)), StatusCode::PARTIAL_CONTENT) = (bounds, status) {

@@ -71,6 +71,80 @@ pub fn open_chunks(
     result
 }
 
+/// Opens the sealed slots of `sealed` (chunks `first_index..`, the last one the segment's final
+/// chunk if `last_is_final`) into `out`, which receives their plaintext back to back (`sealed`'s
+/// length less 16 bytes a slot). For input the caller cannot write to: each chunk is copied while
+/// it is in cache and opened there, on every core, instead of a copy of the whole batch first. On
+/// any error `out` is zeroed and the error of the lowest failing chunk returned.
+///
+/// # Errors
+/// [`Error::BufferTooSmall`] if `out` has not exactly the plaintext's length; chunk errors of
+/// [`SegmentKey::open_chunk_in_place`].
+///
+/// ```
+/// use objseal_core::{Dek, ObjectKey, ObjectParams, par};
+/// let key = ObjectKey::create(&Dek::from_bytes([1; 32]), &ObjectParams::new([2; 32], [3; 32]).chunk_log2(12))
+///     .unwrap().body_key().unwrap();
+/// let mut sealed = vec![5u8; 2 * (4096 + 16) + 100 + 16];
+/// par::seal_chunks(&key, 7, &mut sealed, true).unwrap();
+/// let mut out = vec![0u8; 2 * 4096 + 100];
+/// par::open_chunks_to(&key, 7, &sealed, &mut out, true).unwrap();
+/// assert!(out.iter().all(|&b| b == 5));
+/// ```
+pub fn open_chunks_to(
+    key: &SegmentKey,
+    first_index: u64,
+    sealed: &[u8],
+    out: &mut [u8],
+    last_is_final: bool,
+) -> Result<(), Error> {
+    let result = open_chunks_to_inner(key, first_index, sealed, out, last_is_final);
+    if result.is_err() {
+        out.fill(0);
+    }
+    result
+}
+
+fn open_chunks_to_inner(
+    key: &SegmentKey,
+    first: u64,
+    sealed: &[u8],
+    out: &mut [u8],
+    last_is_final: bool,
+) -> Result<(), Error> {
+    let slot = key.sealed_chunk_size();
+    let slots = sealed.len().div_ceil(slot);
+    let last_len = sealed.len() - slots.saturating_sub(1) * slot;
+    if slots > 0 && last_len < TAG_LEN {
+        return Err(Error::BadLength);
+    }
+    let pt_len = sealed.len() - slots * TAG_LEN;
+    if out.len() != pt_len {
+        return Err(Error::BufferTooSmall { needed: pt_len });
+    }
+    // A last slot of a bare tag (an empty final chunk) has no plaintext to pair with.
+    let bare_tag = slots > 0 && last_len == TAG_LEN;
+    let with_plaintext = slots - usize::from(bare_tag);
+    out.par_chunks_mut(key.chunk_size())
+        .zip(sealed.par_chunks(slot))
+        .enumerate()
+        .map(|(i, (dst, src))| {
+            let last = last_is_final && i + 1 == slots;
+            key.open_chunk_to(first + i as u64, last, src, dst)
+        })
+        .reduce(|| Ok(()), |a, b| a.and(b))?;
+    if bare_tag {
+        let at = (slots - 1) * slot;
+        key.open_chunk_to(
+            first + with_plaintext as u64,
+            last_is_final,
+            &sealed[at..],
+            &mut [],
+        )?;
+    }
+    Ok(())
+}
+
 /// Parallel [`crate::stream::seal_segment`]: seals all of `plaintext` into `out` (its ciphertext length).
 ///
 /// # Errors

@@ -307,6 +307,15 @@ mod parallel {
                 prop_assert!(a.iter().all(|&x| x == 0));
                 prop_assert!(b.iter().all(|&x| x == 0));
             }
+            let mut compact = vec![0xffu8; len];
+            let rd = par::open_chunks_to(&key, 0, &body, &mut compact, true);
+            prop_assert_eq!(rd.is_ok(), ra.is_ok());
+            if rd.is_err() {
+                prop_assert_eq!(rd.unwrap_err(), ra.unwrap_err());
+                prop_assert!(compact.iter().all(|&x| x == 0));
+            } else {
+                prop_assert_eq!(&compact[..], &pt[..]);
+            }
             let mut in_place = body.clone();
             let rc = par::open_chunks(&key, 0, &mut in_place, true);
             prop_assert_eq!(rc.is_ok(), ra.is_ok());

@@ -48,7 +48,7 @@ pub(crate) fn open_body(
 /// A run of whole sealed chunks of one segment, in one buffer: chunks `first..` of `key`, the last
 /// one the segment's final chunk if `last_is_final`.
 struct Unit {
-    buf: BytesMut,
+    buf: Sealed,
     key: Arc<SegmentKey>,
     first: u64,
     last_is_final: bool,
@@ -56,13 +56,30 @@ struct Unit {
     wanted: Range<u64>,
 }
 
+/// A unit's sealed bytes: ours to open in place, or shared with the store's reader (its buffer
+/// still refers to them), to be opened into a buffer of their own chunk by chunk.
+enum Sealed {
+    Owned(BytesMut),
+    Shared(Bytes),
+}
+
+impl Sealed {
+    fn len(&self) -> usize {
+        match self {
+            Sealed::Owned(b) => b.len(),
+            Sealed::Shared(b) => b.len(),
+        }
+    }
+}
+
 /// A batch being opened on the blocking pool: its verified plaintext (slices of the stored
 /// buffers, the tags left out), or why it was refused.
 type OpenJob = super::cpu::CpuJob<Result<Vec<Bytes>, objseal_core::Error>>;
 
-/// Cuts the store's buffers into [`Unit`]s without copying them: a chunk wholly inside one of the
-/// store's buffers is opened where it lies (the buffer is ours once the store hands it over); only
-/// a chunk split across two buffers is copied together.
+/// Cuts the store's buffers into [`Unit`]s without copying them: whole chunks inside one of the
+/// store's buffers are opened from where they lie (in place when the buffer is ours alone, else
+/// into a fresh buffer, chunk by chunk on every core); only a chunk split across two buffers is
+/// copied together.
 async fn run(
     mut input: StreamingBlob,
     pieces: Vec<Piece>,
@@ -70,7 +87,7 @@ async fn run(
     metrics: &Arc<Metrics>,
     tx: &BodySender,
 ) -> Result<(), String> {
-    let mut carry = BytesMut::new();
+    let mut carry = Bytes::new();
     let mut pending: Option<OpenJob> = None;
     let mut batch: Vec<Unit> = Vec::new();
     let mut batched = 0u64;
@@ -78,7 +95,7 @@ async fn run(
         let sealed = piece.key.sealed_chunk_size() as u64;
         let span = &piece.span;
         let ct_len = span.ciphertext.end - span.ciphertext.start;
-        let unit = |buf: BytesMut, first: u64, last: u64| Unit {
+        let unit = |buf: Sealed, first: u64, last: u64| Unit {
             buf,
             key: Arc::clone(&piece.key),
             first,
@@ -90,7 +107,7 @@ async fn run(
         while pos < ct_len {
             if carry.is_empty() {
                 carry = match input.next().await {
-                    Some(Ok(b)) => b.try_into_mut().unwrap_or_else(|b| BytesMut::from(&b[..])),
+                    Some(Ok(b)) => b,
                     Some(Err(e)) => return Err(format!("store read failed: {e}")),
                     None => {
                         return Err("the stored object is shorter than its metadata says".into());
@@ -110,14 +127,18 @@ async fn run(
                 }
                 let n = take.div_ceil(sealed);
                 pos += take;
-                Some(unit(carry.split_to(take as usize), index, index + n - 1))
+                let run = carry.split_to(take as usize);
+                let buf = run
+                    .try_into_mut()
+                    .map_or_else(Sealed::Shared, Sealed::Owned);
+                Some(unit(buf, index, index + n - 1))
             } else {
                 // A chunk split across buffers: gather it.
                 let n = (chunk_len - at).min(carry.len() as u64) as usize;
                 partial.extend_from_slice(&carry.split_to(n));
                 pos += n as u64;
                 (partial.len() as u64 == chunk_len)
-                    .then(|| unit(std::mem::take(&mut partial), index, index))
+                    .then(|| unit(Sealed::Owned(std::mem::take(&mut partial)), index, index))
             };
             let Some(new) = new else { continue };
             batched += (new.buf.len() as u64).div_ceil(sealed);
@@ -146,41 +167,90 @@ async fn run(
 
 /// Opens a batch of units on every core; on any failure every buffer of the batch is zeroed and
 /// the error of the lowest failing chunk returned, so no plaintext of the batch escapes.
-fn open_units(mut units: Vec<Unit>) -> OpenJob {
+fn open_units(units: Vec<Unit>) -> OpenJob {
     super::cpu::spawn(move || {
         use rayon::prelude::*;
-        let result = units
-            .par_iter_mut()
-            .map(|u| objseal_core::par::open_chunks(&u.key, u.first, &mut u.buf, u.last_is_final))
-            .reduce(|| Ok(()), |a, b| a.and(b));
-        if let Err(e) = result {
-            for u in &mut units {
-                u.buf.fill(0);
+        let mut opened: Vec<(Unit, Result<Opened, objseal_core::Error>)> = units
+            .into_par_iter()
+            .map(|mut u| {
+                let r = open_unit(&mut u);
+                (u, r)
+            })
+            .collect();
+        if let Some(e) = opened.iter().find_map(|(_, r)| r.as_ref().err().copied()) {
+            for (u, r) in &mut opened {
+                if let Sealed::Owned(b) = &mut u.buf {
+                    b.fill(0);
+                }
+                if let Ok(Opened::Compact(b)) = r {
+                    b.fill(0);
+                }
             }
             return Err(e);
         }
         // The verified plaintext of each chunk, trimmed to the requested range.
         let mut out = Vec::new();
-        for u in units {
-            let sealed = u.key.sealed_chunk_size();
+        for (u, r) in opened {
             let chunk = u.key.chunk_size() as u64;
-            let buf = u.buf.freeze();
-            let mut at = 0usize;
-            let mut offset = u.first * chunk;
-            while at < buf.len() {
-                let end = (at + sealed).min(buf.len());
-                let pt_len = (end - at - objseal_core::gcm::TAG_LEN) as u64;
-                let lo = u.wanted.start.clamp(offset, offset + pt_len);
-                let hi = u.wanted.end.clamp(lo, offset + pt_len);
-                if hi > lo {
-                    out.push(buf.slice(at + (lo - offset) as usize..at + (hi - offset) as usize));
+            let start = u.first * chunk;
+            match r {
+                Ok(Opened::InPlace) => {
+                    let Sealed::Owned(b) = u.buf else { continue };
+                    let (sealed, buf) = (u.key.sealed_chunk_size(), b.freeze());
+                    let mut at = 0usize;
+                    let mut offset = start;
+                    while at < buf.len() {
+                        let end = (at + sealed).min(buf.len());
+                        let pt_len = (end - at - objseal_core::gcm::TAG_LEN) as u64;
+                        push_wanted(
+                            &mut out,
+                            &buf.slice(at..at + pt_len as usize),
+                            offset,
+                            &u.wanted,
+                        );
+                        offset += pt_len;
+                        at = end;
+                    }
                 }
-                offset += pt_len;
-                at = end;
+                Ok(Opened::Compact(b)) => push_wanted(&mut out, &Bytes::from(b), start, &u.wanted),
+                Err(_) => {}
             }
         }
         Ok(out)
     })
+}
+
+/// Where a unit's plaintext went.
+enum Opened {
+    /// Into the unit's own buffer, each chunk's plaintext ahead of its tag.
+    InPlace,
+    /// Into this buffer, back to back.
+    Compact(Vec<u8>),
+}
+
+fn open_unit(u: &mut Unit) -> Result<Opened, objseal_core::Error> {
+    use objseal_core::par;
+    match &mut u.buf {
+        Sealed::Owned(b) => {
+            par::open_chunks(&u.key, u.first, b, u.last_is_final).map(|()| Opened::InPlace)
+        }
+        Sealed::Shared(b) => {
+            let slots = b.len().div_ceil(u.key.sealed_chunk_size());
+            let mut plain = vec![0u8; b.len().saturating_sub(slots * objseal_core::gcm::TAG_LEN)];
+            par::open_chunks_to(&u.key, u.first, b, &mut plain, u.last_is_final)?;
+            Ok(Opened::Compact(plain))
+        }
+    }
+}
+
+/// Pushes the part of `plain` (the plaintext from object offset `offset`) that `wanted` covers.
+fn push_wanted(out: &mut Vec<Bytes>, plain: &Bytes, offset: u64, wanted: &Range<u64>) {
+    let end = offset + plain.len() as u64;
+    let lo = wanted.start.clamp(offset, end);
+    let hi = wanted.end.clamp(lo, end);
+    if hi > lo {
+        out.push(plain.slice((lo - offset) as usize..(hi - offset) as usize));
+    }
 }
 
 /// Waits for an opened batch and sends its plaintext; `false` once the client has gone away.
@@ -199,11 +269,20 @@ mod tests {
     use objseal_core::range::{ByteRange, ciphertext_len, plan_range};
     use objseal_core::{Dek, ObjectKey, ObjectParams};
 
-    /// The stored bytes cut into buffers of `cut` bytes (the store's choice, not ours).
+    /// The stored bytes cut into buffers of `cut` bytes (the store's choice, not ours): buffers of
+    /// their own for even cuts, slices of one shared buffer (opened into fresh ones) for odd ones.
     fn blob(bytes: &[u8], cut: usize) -> StreamingBlob {
-        let parts: Vec<Result<Bytes, std::io::Error>> = bytes
-            .chunks(cut)
-            .map(|c| Ok(Bytes::copy_from_slice(c)))
+        let whole = Bytes::copy_from_slice(bytes);
+        let parts: Vec<Result<Bytes, std::io::Error>> = (0..bytes.len())
+            .step_by(cut)
+            .map(|at| {
+                let end = (at + cut).min(bytes.len());
+                Ok(if cut % 2 == 1 {
+                    whole.slice(at..end)
+                } else {
+                    Bytes::copy_from_slice(&bytes[at..end])
+                })
+            })
             .collect();
         StreamingBlob::wrap(futures::stream::iter(parts))
     }

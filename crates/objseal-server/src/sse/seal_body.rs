@@ -244,11 +244,12 @@ async fn run(
                 hash(&mut c);
                 return (batch, c, Ok(()));
             };
-            // The digests (MD5 is serial) run on one core while the others seal a copy.
-            let mut sealed = batch.clone();
+            // The digests (MD5 is serial) run on one core while the others seal a copy, each
+            // chunk copied while in cache rather than the whole batch first.
+            let mut sealed = vec![0u8; batch.len()];
             let ((), outcome) = rayon::join(
                 || hash(&mut c),
-                || objseal_core::par::seal_chunks(&key, first, &mut sealed, last_is_final),
+                || seal_copy(&key, first, &batch, &mut sealed, last_is_final),
             );
             metrics.sealed(lens.iter().map(|&l| l as u64).sum());
             (sealed, c, outcome)
@@ -268,6 +269,33 @@ async fn run(
     let mut digests = checks.finish()?;
     digests.len = read;
     Ok(digests)
+}
+
+/// Seals the slots of `batch` (the sealed layout: each chunk's plaintext, then room for its tag)
+/// as chunks `first..` into `out`, as long, on every core.
+fn seal_copy(
+    key: &objseal_core::SegmentKey,
+    first: u64,
+    batch: &[u8],
+    out: &mut [u8],
+    last_is_final: bool,
+) -> Result<(), objseal_core::Error> {
+    use rayon::prelude::*;
+    let slot = key.sealed_chunk_size();
+    let slots = batch.len().div_ceil(slot);
+    out.par_chunks_mut(slot)
+        .zip(batch.par_chunks(slot))
+        .enumerate()
+        .try_for_each(|(i, (dst, src))| {
+            dst.copy_from_slice(src);
+            let pt_len = dst
+                .len()
+                .checked_sub(TAG_LEN)
+                .ok_or(objseal_core::Error::BadLength)?;
+            let last = last_is_final && i + 1 == slots;
+            key.seal_chunk_in_place(first + i as u64, last, dst, pt_len)
+                .map(|_| ())
+        })
 }
 
 /// A batch being checked and sealed on the blocking pool: it gives back the sealed bytes, the
