@@ -113,6 +113,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "none|AES256|aws:kms", default_value = "none",
           value_parser = parse_default_encryption)]
     pub default_encryption: DefaultEncryptionArg,
+    /// Serve encrypted objects only: an object stored without objseal's encryption (written to
+    /// the store or the gateway's backend bucket around the server) is refused on every read with
+    /// 403 InvalidObjectState; writes that ask for no encryption get `--default-encryption`, or
+    /// AES256 when that is `none`. Encrypt existing plaintext objects in place first.
+    #[arg(long)]
+    pub sealed_only: bool,
 }
 
 /// `--default-encryption`: `none`, or the server-wide default.
@@ -211,6 +217,10 @@ fn config(args: &ServeArgs) -> Result<ServerConfig> {
     }
     config.sse.allow_ssec_over_http = args.allow_ssec_over_http;
     config.sse.default_encryption = args.default_encryption.0;
+    config.sse.sealed_only = args.sealed_only;
+    if args.sealed_only && config.sse.default_encryption.is_none() {
+        config.sse.default_encryption = Some(objseal_server::DefaultEncryption::SseS3);
+    }
     Ok(config)
 }
 
@@ -474,6 +484,19 @@ mod tests {
             assert_eq!(config(&a).unwrap().sse.default_encryption, want, "{flag}");
         }
         assert!(parse(&["serve", "--default-encryption", "rot13"]).is_err());
+        // Sealed objects only: nothing is stored as sent.
+        let sealed = parse(&["serve", "--sealed-only"]).unwrap();
+        let c = config(&sealed).unwrap();
+        assert!(c.sse.sealed_only);
+        assert_eq!(
+            c.sse.default_encryption,
+            Some(objseal_server::DefaultEncryption::SseS3)
+        );
+        let kms = parse(&["serve", "--sealed-only", "--default-encryption", "aws:kms"]).unwrap();
+        assert_eq!(
+            config(&kms).unwrap().sse.default_encryption,
+            Some(objseal_server::DefaultEncryption::SseKms)
+        );
     }
 
     #[test]

@@ -40,3 +40,5 @@ mod modes;
 mod multipart;
 #[path = "gateway/policies.rs"]
 mod policies;
+#[path = "gateway/sealed_only.rs"]
+mod sealed_only;

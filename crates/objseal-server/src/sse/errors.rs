@@ -32,6 +32,19 @@ pub(crate) fn corrupt(what: &str) -> S3Error {
     e
 }
 
+/// An object stored without objseal's encryption, read from a server that serves sealed objects
+/// only ([`super::SseConfig::sealed_only`]): whoever put it there went around the server.
+pub(crate) fn not_sealed() -> S3Error {
+    tracing::warn!("refused an object that is not sealed (sealed-only server)");
+    let mut e = S3Error::with_message(
+        S3ErrorCode::InvalidObjectState,
+        "The object is not encrypted by this service, which serves encrypted objects only; \
+         no data was returned.",
+    );
+    e.set_status_code(http::StatusCode::FORBIDDEN);
+    e
+}
+
 /// Internal failure with a fixed message (the cause goes to the log, not to the client).
 pub(crate) fn internal(what: &str) -> S3Error {
     tracing::error!(what, "internal error");

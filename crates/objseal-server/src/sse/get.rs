@@ -259,6 +259,9 @@ impl<S: S3> SseLayer<S> {
         );
         let head = self.inner.head_object(head_req).await?.output;
         let record = ObjectRecord::from_metadata(head.metadata.as_ref())?;
+        if self.config.sealed_only && record.sealing.kind == SseKind::None {
+            return Err(super::errors::not_sealed());
+        }
         let stored_len = head
             .content_length
             .and_then(|l| u64::try_from(l).ok())

@@ -60,6 +60,13 @@ pub struct SseConfig {
     /// own: `None` stores them as sent; [`DefaultEncryption::SseS3`] is Amazon S3's behaviour since
     /// 2023 (nothing stored in plaintext).
     pub default_encryption: Option<DefaultEncryption>,
+    /// Serve sealed objects only: an object without objseal's encryption (put into the store
+    /// around the server, say by a writer to a gateway's backend bucket) is refused on every read
+    /// — GET, HEAD, copy source — with 403 `InvalidObjectState`, never served as genuine; writes
+    /// that ask for no encryption are sealed with the default encryption (SSE-S3 when
+    /// [`SseConfig::default_encryption`] names none). Encrypt existing plaintext objects in place
+    /// (CopyObject onto themselves) before switching it on.
+    pub sealed_only: bool,
     /// The region in `kms:ViaService` (`s3.<region>.amazonaws.com`) when the layer calls the KMS
     /// on behalf of a principal ([`SseLayer::with_principals`]).
     pub region: String,
@@ -83,6 +90,7 @@ impl Default for SseConfig {
             batch_chunks: 16,
             open_batch_chunks: 4,
             default_encryption: None,
+            sealed_only: false,
             region: "us-east-1".into(),
         }
     }
@@ -123,6 +131,9 @@ impl<S> SseLayer<S> {
         );
         config.batch_chunks = config.batch_chunks.clamp(1, 4096);
         config.open_batch_chunks = config.open_batch_chunks.clamp(1, 4096);
+        if config.sealed_only && config.default_encryption.is_none() {
+            config.default_encryption = Some(DefaultEncryption::SseS3);
+        }
         Self {
             inner: Arc::new(inner),
             kms,

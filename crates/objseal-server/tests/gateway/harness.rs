@@ -101,6 +101,15 @@ impl Fleet {
     /// A gateway over the backend, with a data directory of its own (which holds nothing the
     /// objects need: `dir` may be fresh every time).
     pub(crate) async fn gateway(&self, dir: &std::path::Path) -> RunningServer {
+        self.gateway_with(dir, |_| {}).await
+    }
+
+    /// [`Fleet::gateway`], its configuration changed by `tweak` before it starts.
+    pub(crate) async fn gateway_with(
+        &self,
+        dir: &std::path::Path,
+        tweak: impl FnOnce(&mut ServerConfig),
+    ) -> RunningServer {
         let mut config = ServerConfig::new(dir).with_listen("127.0.0.1:0".parse().unwrap());
         config.root_key = Some(RootKey::from_bytes(self.root));
         config.access_keys = vec![AccessKey::new(ACCESS_KEY, SECRET_KEY)];
@@ -117,6 +126,7 @@ impl Fleet {
         });
         config.sse.allow_ssec_over_http = true;
         config.backend = Some(self.backend());
+        tweak(&mut config);
         Server::start(config).await.expect("the gateway starts")
     }
 
