@@ -171,7 +171,7 @@ async fn copies_deletes_and_what_is_refused() {
             .await,
     );
     assert!(status == 400 || status == 500, "{status}");
-    let store = RemoteStore::connect(fleet.backend()).await.unwrap();
+    let store = fleet.store().await;
     let refused = store
         .put_object(bare(PutObjectInput {
             bucket: "copies".into(),
@@ -262,7 +262,7 @@ async fn reads_and_copies_are_pinned_to_the_backend_version() {
     c.create_bucket().bucket("pins").send().await.unwrap();
     let data = plaintext(80_000, 31);
     let first_etag = put(&c, "pins", "k", Mode::SseS3, &data).await;
-    let store = RemoteStore::connect(fleet.backend()).await.unwrap();
+    let store = fleet.store().await;
     let head = |store: RemoteStore| async move {
         store
             .head_object(bare(HeadObjectInput {

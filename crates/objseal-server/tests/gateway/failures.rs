@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use objseal_server::internal::LateMetadata;
-use objseal_server::store::RemoteStore;
 use s3s::dto::{HeadObjectInput, PutObjectInput, StreamingBlob};
 use s3s::{S3, S3ErrorCode};
 
@@ -46,7 +45,7 @@ async fn uploads_that_cannot_finish_store_nothing() {
     let Some(fleet) = Fleet::start().await else {
         return;
     };
-    let store = RemoteStore::connect(fleet.backend()).await.unwrap();
+    let store = fleet.store().await;
     fleet
         .backend_client()
         .create_bucket()

@@ -393,3 +393,65 @@ async fn a_forged_bucket_configuration_fails_closed() {
     );
     gw.shutdown().await.unwrap();
 }
+
+/// The trailer is sealed and bound to its object's header (FORMAT.md §17): the backend holds no
+/// SSE-S3 ETag (the plaintext's MD5) in the clear, and a trailer changed, or moved from another
+/// object, makes its object damaged (500), never served with the other's entries.
+#[tokio::test]
+async fn a_trailer_is_sealed_to_its_object() {
+    let Some(fleet) = Fleet::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let gw = fleet.gateway(dir.path()).await;
+    let c = client_of(&gw);
+    let direct = fleet.backend_client();
+    c.create_bucket().bucket("trailers").send().await.unwrap();
+    let (one, two) = (plaintext(9000, 61), plaintext(9000, 62));
+    let etag_one = put(&c, "trailers", "one", Mode::SseS3, &one).await;
+    put(&c, "trailers", "two", Mode::SseS3, &two).await;
+    assert_eq!(etag_one, md5_hex(&one));
+    let stored_one = backend_get(&direct, "trailers", "one").await;
+    assert!(
+        !contains(&stored_one, etag_one.as_bytes()),
+        "the backend holds the SSE-S3 ETag in the clear"
+    );
+
+    // Object two's bytes with object one's trailer, under two's metadata.
+    let head_two = direct
+        .head_object()
+        .bucket("trailers")
+        .key("two")
+        .send()
+        .await
+        .unwrap();
+    let mut forged = backend_get(&direct, "trailers", "two").await;
+    let at = forged.len() - 4096;
+    forged[at..].copy_from_slice(&stored_one[stored_one.len() - 4096..]);
+    let put_back = |body: Vec<u8>| {
+        direct
+            .put_object()
+            .bucket("trailers")
+            .key("two")
+            .set_metadata(head_two.metadata().cloned())
+            .body(ByteStream::from(body))
+            .send()
+    };
+    put_back(forged.clone()).await.unwrap();
+    let moved = c.get_object().bucket("trailers").key("two").send().await;
+    assert_eq!(refusal(moved), ("InternalError".into(), 500));
+    let head = c.head_object().bucket("trailers").key("two").send().await;
+    assert_eq!(refusal(head).1, 500);
+    // One bit of its own trailer changed.
+    let mut flipped = backend_get(&direct, "trailers", "one").await;
+    let last = flipped.len() - 4096 + 50;
+    flipped[last] ^= 1;
+    let mut own = forged;
+    own[at..].copy_from_slice(&flipped[flipped.len() - 4096..]);
+    put_back(own.clone()).await.unwrap();
+    let changed = c.get_object().bucket("trailers").key("two").send().await;
+    assert_eq!(refusal(changed).1, 500);
+    // Object one is untouched and reads as ever.
+    check_reads(&c, "trailers", "one", Mode::SseS3, &one).await;
+    gw.shutdown().await.unwrap();
+}

@@ -21,7 +21,7 @@ use objseal_kms::keystore::{LocalKms, LocalKmsConfig, RootKey};
 use objseal_kms::remote::{RemoteConfig, RemoteCredentials};
 use objseal_kms::server::{AccessKey as KmsAccessKey, KmsServer, ServerConfig as KmsConfig};
 use objseal_server::server::{AccessKey, RunningServer, Server, ServerConfig};
-use objseal_server::store::{BackendCredentials, RemoteStoreConfig};
+use objseal_server::store::{BackendCredentials, RemoteStore, RemoteStoreConfig};
 use s3s::S3Request;
 
 pub(crate) const ACCESS_KEY: &str = "AKIDGATEWAYTEST";
@@ -96,6 +96,16 @@ impl Fleet {
             operation_timeout: Duration::from_secs(20),
             ..RemoteStoreConfig::new(self.site.endpoint.clone())
         }
+    }
+
+    /// The fleet's inner store on its own, past the SSE layer (with the fleet's state key, so it
+    /// reads and writes the gateways' trailers and sidecars).
+    pub(crate) async fn store(&self) -> RemoteStore {
+        let state = objseal_server::server::gateway_state_key(&RootKey::from_bytes(self.root));
+        RemoteStore::connect(self.backend())
+            .await
+            .unwrap()
+            .with_state_key(&state)
     }
 
     /// A gateway over the backend, with a data directory of its own (which holds nothing the

@@ -120,7 +120,7 @@ async fn every_mode_round_trips_and_the_backend_sees_only_ciphertext() {
             meta.get("objseal-trailer").map(String::as_str),
             Some("4096")
         );
-        assert!(body.len() >= 4096 && body[body.len() - 4096..].starts_with(b"OSTR1\n"));
+        assert!(body.len() >= 4096 && body[body.len() - 4096..].starts_with(b"OSTR2\n"));
     }
     // The plaintext bucket holds the plaintext itself: the layer's "none".
     let objects = backend_objects(&backend, "plain").await;

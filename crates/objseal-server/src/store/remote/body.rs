@@ -15,7 +15,7 @@ use s3s::dto::StreamingBlob;
 use s3s::stream::{ByteStream, RemainingLength};
 use s3s::{S3Error, S3ErrorCode, StdError};
 
-use super::trailer;
+use super::trailer::{self, TrailerSeal};
 use crate::internal::{LATE_ETAG, LateMetadata};
 use crate::store::object_file::body_error;
 
@@ -23,10 +23,10 @@ use crate::store::object_file::body_error;
 pub(super) enum TrailerSource {
     /// No trailer: the request carried no `LateMetadata`.
     None,
-    /// The layer's entries, taken when its body ends.
-    Late(LateMetadata),
-    /// Entries known before the upload started (a buffered body).
-    Ready(BTreeMap<String, String>),
+    /// The layer's entries, taken when its body ends, sealed for the object.
+    Late(LateMetadata, TrailerSeal),
+    /// Entries known before the upload started (a buffered body), sealed for the object.
+    Ready(BTreeMap<String, String>, TrailerSeal),
 }
 
 /// What an upload left behind: why it failed, or the late entries it wrote.
@@ -113,14 +113,18 @@ impl UploadBody {
 
     /// The trailer's bytes, when the upload has one.
     fn trailer_bytes(&mut self) -> Result<Option<Bytes>, S3Error> {
-        let entries = match std::mem::replace(&mut self.trailer, TrailerSource::None) {
+        let (entries, seal) = match std::mem::replace(&mut self.trailer, TrailerSource::None) {
             TrailerSource::None => return Ok(None),
-            TrailerSource::Ready(entries) => entries,
-            TrailerSource::Late(late) => late
-                .take()
-                .ok_or_else(|| internal_error("the layer's body ended without its late metadata"))?
-                .into_iter()
-                .collect(),
+            TrailerSource::Ready(entries, seal) => (entries, seal),
+            TrailerSource::Late(late, seal) => (
+                late.take()
+                    .ok_or_else(|| {
+                        internal_error("the layer's body ended without its late metadata")
+                    })?
+                    .into_iter()
+                    .collect(),
+                seal,
+            ),
         };
         // As LocalStore: with LateMetadata the layer names the ETag, and nothing hashes the body.
         if !entries.contains_key(LATE_ETAG) {
@@ -128,7 +132,7 @@ impl UploadBody {
                 "the request carried LateMetadata but the layer named no objseal-etag",
             ));
         }
-        let bytes = trailer::encode(&entries).map_err(|e| {
+        let bytes = seal.encode(&entries).map_err(|e| {
             tracing::error!(error = %e, "the late metadata does not fit the trailer");
             internal_error("the late metadata does not fit the object trailer")
         })?;
@@ -291,6 +295,13 @@ mod tests {
     use super::*;
     use http_body_util::BodyExt as _;
 
+    fn seal() -> TrailerSeal {
+        TrailerSeal {
+            key: Arc::new(super::super::state::StateKey::new(&[4; 32])),
+            header: "h".into(),
+        }
+    }
+
     fn blob(parts: &[&'static [u8]]) -> StreamingBlob {
         let items: Vec<Result<Bytes, std::io::Error>> =
             parts.iter().map(|p| Ok(Bytes::from_static(p))).collect();
@@ -307,12 +318,16 @@ mod tests {
         let mut m = std::collections::HashMap::new();
         m.insert(LATE_ETAG.to_owned(), "e".to_owned());
         late.set(m);
-        let body = UploadBody::new(blob(&[b"ab", b"", b"c"]), 3, TrailerSource::Late(late));
+        let body = UploadBody::new(
+            blob(&[b"ab", b"", b"c"]),
+            3,
+            TrailerSource::Late(late, seal()),
+        );
         assert_eq!(body.size_hint().exact(), Some(3 + 4096));
         let outcome = body.outcome();
         let bytes = drain(body).await.unwrap();
         assert_eq!(&bytes[..3], b"abc");
-        assert_eq!(trailer::decode(&bytes[3..]).unwrap()[LATE_ETAG], "e");
+        assert_eq!(seal().decode(&bytes[3..]).unwrap()[LATE_ETAG], "e");
         assert_eq!(outcome.entries().unwrap()[LATE_ETAG], "e");
         assert!(outcome.take_failure().is_none());
     }
@@ -328,7 +343,11 @@ mod tests {
                 &S3ErrorCode::IncompleteBody
             );
         }
-        let body = UploadBody::new(blob(&[b"abc"]), 3, TrailerSource::Late(LateMetadata::new()));
+        let body = UploadBody::new(
+            blob(&[b"abc"]),
+            3,
+            TrailerSource::Late(LateMetadata::new(), seal()),
+        );
         let outcome = body.outcome();
         assert!(drain(body).await.is_err());
         assert_eq!(
@@ -338,7 +357,7 @@ mod tests {
         // Late entries without the ETag are refused as LocalStore refuses them.
         let late = LateMetadata::new();
         late.set(Default::default());
-        let body = UploadBody::new(blob(&[b"abc"]), 3, TrailerSource::Late(late));
+        let body = UploadBody::new(blob(&[b"abc"]), 3, TrailerSource::Late(late, seal()));
         assert!(drain(body).await.is_err());
     }
 

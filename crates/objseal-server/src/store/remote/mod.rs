@@ -12,10 +12,11 @@
 //!
 //! A backend object is the body the layer gave (its ciphertext), followed — when the request
 //! carried a [`LateMetadata`](crate::internal::LateMetadata) — by a **trailer** of
-//! [`TRAILER_LEN`] (4096) bytes holding the late entries:
+//! [`TRAILER_LEN`] (4096) bytes holding the late entries, encrypted and authenticated under the
+//! state key and bound to the object's `objseal-header`:
 //!
 //! ```text
-//! "OSTR1\n" ‖ BE32(n) ‖ JSON object of the entries (n bytes, n <= 4086) ‖ spaces to 4096 bytes
+//! "OSTR2\n" ‖ salt ‖ BE32(n) ‖ AES-256-GCM(JSON object of the entries) ‖ tag ‖ zeros to 4096 bytes
 //! ```
 //!
 //! (strictly parsed: see `trailer.rs`). The backend object's user metadata (`x-amz-meta-*`)
@@ -203,6 +204,7 @@ mod stat;
 mod state;
 mod trailer;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
@@ -293,6 +295,24 @@ impl RemoteStore {
             tracing::error!("the gateway has no state key: its backend state cannot be used");
             errors::internal("The gateway is not configured with a state key.")
         })
+    }
+
+    /// What seals and opens the trailer of an object with user metadata `metadata` (bound to its
+    /// `objseal-header` entry).
+    fn trailer_seal(
+        &self,
+        metadata: Option<&HashMap<String, String>>,
+    ) -> s3s::S3Result<trailer::TrailerSeal> {
+        self.state_key()?;
+        let key = self
+            .state
+            .clone()
+            .ok_or_else(|| errors::internal("no state key"))?;
+        let header = metadata
+            .and_then(|m| m.get(trailer::BOUND_META))
+            .cloned()
+            .unwrap_or_default();
+        Ok(trailer::TrailerSeal { key, header })
     }
 
     /// The backend's endpoint, for logs.

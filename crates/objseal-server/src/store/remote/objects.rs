@@ -13,7 +13,7 @@ use super::body::{DownloadBody, TrailerSource, UploadBody};
 use super::errors::{Subject, backend_error, corrupt};
 use super::sidecar::{SIDECAR_META, late_key, valid_token};
 use super::stat::{Conditions, Stat};
-use super::trailer::{TRAILER_LEN, TRAILER_META};
+use super::trailer::{TRAILER_LEN, TRAILER_META, TrailerSeal};
 use super::{RemoteStore, header_value, is_reserved_key, length_i64, quoted, to_sdk_time, unquote};
 use crate::internal::{LATE_ETAG, LateMetadata};
 
@@ -113,13 +113,17 @@ impl RemoteStore {
             .content_length
             .and_then(|l| u64::try_from(l).ok())
             .or_else(|| body.remaining_length().exact().map(|n| n as u64));
-        // Entries after the body: they go into the trailer.
+        // Entries after the body: they go into the trailer, sealed for this object's header.
         let has_trailer = late.is_some();
+        let late = match late {
+            Some(late) => Some((late, self.trailer_seal(input.metadata.as_ref())?)),
+            None => None,
+        };
         let upload = match declared {
             Some(len) => UploadBody::new(
                 body,
                 len,
-                late.map_or(TrailerSource::None, TrailerSource::Late),
+                late.map_or(TrailerSource::None, |(l, s)| TrailerSource::Late(l, s)),
             ),
             None => buffered_upload(body, late).await?,
         };
@@ -430,7 +434,7 @@ pub(super) fn empty_blob() -> StreamingBlob {
 /// are complete once the body has ended.
 pub(super) async fn buffered_upload(
     mut body: StreamingBlob,
-    late: Option<LateMetadata>,
+    late: Option<(LateMetadata, TrailerSeal)>,
 ) -> S3Result<UploadBody> {
     let mut buf = bytes::BytesMut::new();
     while let Some(chunk) = body.next().await {
@@ -446,7 +450,7 @@ pub(super) async fn buffered_upload(
     let len = buf.len() as u64;
     let trailer = match late {
         None => TrailerSource::None,
-        Some(late) => {
+        Some((late, seal)) => {
             let entries: BTreeMap<String, String> = late
                 .take()
                 .ok_or_else(|| {
@@ -454,7 +458,7 @@ pub(super) async fn buffered_upload(
                 })?
                 .into_iter()
                 .collect();
-            TrailerSource::Ready(entries)
+            TrailerSource::Ready(entries, seal)
         }
     };
     let blob = StreamingBlob::wrap(futures::stream::iter([Ok::<_, std::io::Error>(

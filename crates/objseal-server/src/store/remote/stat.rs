@@ -155,7 +155,10 @@ impl RemoteStore {
             tracing::warn!(bucket, key, error = %e, "reading an object's trailer failed");
             super::errors::slow_down("The backing store's answer was cut short; please retry.")
         })?;
-        stat.late = trailer::decode(&body).map_err(|e| corrupt(bucket, key, &e))?;
+        stat.late = self
+            .trailer_seal(Some(&stat.upfront))?
+            .decode(&body)
+            .map_err(|e| corrupt(bucket, key, &e))?;
         stat.has_trailer = true;
         stat.len = total - TRAILER_LEN as u64;
         Ok(stat)

@@ -34,6 +34,9 @@ use zeroize::Zeroizing;
 /// [`GATEWAY_STATE_KEY_LABEL`](crate::server::GATEWAY_STATE_KEY_LABEL)).
 const DOMAIN: &[u8] = b"objseal/gateway/state/v1";
 
+/// The HKDF label of the trailer key (FORMAT.md §17).
+const TRAILER_LABEL: &[u8] = b"objseal/gateway/trailer/v1";
+
 /// What a tagged piece of state is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Kind {
@@ -105,6 +108,21 @@ struct Envelope {
 impl StateKey {
     pub(super) fn new(key: &[u8; 32]) -> Self {
         StateKey(Zeroizing::new(*key))
+    }
+
+    /// The cipher of the trailer with salt `salt` (see [`super::trailer`]): AES-256-GCM under
+    /// `HMAC-SHA-256(K_trailer, salt)`, `K_trailer = HKDF-Expand(K_state, TRAILER_LABEL, 32)`.
+    pub(super) fn trailer_cipher(&self, salt: &[u8; 32]) -> objseal_core::gcm::Aes256Gcm {
+        let hkdf = hkdf::Hkdf::<Sha256>::from_prk(&self.0[..])
+            .unwrap_or_else(|_| unreachable!("a 32-byte PRK is long enough for HKDF-SHA-256"));
+        let mut k_trailer = Zeroizing::new([0u8; 32]);
+        hkdf.expand(TRAILER_LABEL, &mut k_trailer[..])
+            .unwrap_or_else(|_| unreachable!("32 bytes are a valid HKDF-SHA-256 output length"));
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&k_trailer[..])
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(salt);
+        let key = Zeroizing::new(<[u8; 32]>::from(mac.finalize().into_bytes()));
+        objseal_core::gcm::Aes256Gcm::new(&key)
     }
 
     /// The tag of `body` under `binding`.
