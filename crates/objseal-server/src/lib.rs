@@ -27,5 +27,5 @@ pub mod sse;
 pub mod store;
 
 pub use server::{RunningServer, Server, ServerConfig, ServerError};
-pub use sse::{DefaultEncryption, SseConfig, SseLayer};
+pub use sse::{DefaultEncryption, GATEWAY_OPEN_INLINE_MAX, SseConfig, SseLayer};
 pub use store::LocalStore;

@@ -155,6 +155,9 @@ impl Server {
         // aliases) cannot redirect the server's new objects to another key.
         let mut sse = config.sse.clone();
         sse.default_kms_key.clone_from(&default_kms_key_arn);
+        if sse.open_inline_max.is_none() && backend_health.is_some() {
+            sse.open_inline_max = Some(crate::sse::GATEWAY_OPEN_INLINE_MAX);
+        }
         let mut layer = SseLayer::new(
             store,
             kms,

@@ -25,6 +25,15 @@ pub(crate) fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
     CpuJob(rx)
 }
 
+impl<T> CpuJob<T> {
+    /// A job already done (work small enough to do on the caller's thread).
+    pub(crate) fn ready(value: T) -> Self {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(Ok(value));
+        CpuJob(rx)
+    }
+}
+
 impl<T> Future for CpuJob<T> {
     type Output = Result<T, JobFailed>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

@@ -464,6 +464,7 @@ impl<S: S3> SseLayer<S> {
             pieces,
             len,
             self.config.open_batch_chunks,
+            self.config.open_inline_max.unwrap_or(0),
             self.metrics.clone(),
         ))
     }

@@ -56,6 +56,13 @@ pub struct SseConfig {
     /// follow the store's read buffers, and small ones reach the client sooner while the next
     /// are opened (on a 2-core host 4 beat 8, 16 and 32 by 10–20 % of GET throughput).
     pub open_batch_chunks: usize,
+    /// Read batches of at most this many sealed bytes are opened on the request's own task
+    /// rather than handed to rayon's pool and back. `None`: [`GATEWAY_OPEN_INLINE_MAX`] in front
+    /// of a remote backend — a gateway's cores are busy moving bytes, and on a 2-vCPU host the
+    /// hand-offs of small batches cost a quarter of encrypted GET throughput — and 0 over the
+    /// local store, whose file reads the parallel opening overlaps (`cargo bench --bench
+    /// gateway` and `--bench server`, README).
+    pub open_inline_max: Option<usize>,
     /// The encryption of writes that name none in a bucket without a default encryption of its
     /// own: `None` stores them as sent; [`DefaultEncryption::SseS3`] is Amazon S3's behaviour since
     /// 2023 (nothing stored in plaintext).
@@ -71,6 +78,9 @@ pub struct SseConfig {
     /// on behalf of a principal ([`SseLayer::with_principals`]).
     pub region: String,
 }
+
+/// [`SseConfig::open_inline_max`] of a gateway: 512 KiB (two batches of four 64 KiB chunks).
+pub const GATEWAY_OPEN_INLINE_MAX: usize = 512 << 10;
 
 /// A server-wide default encryption ([`SseConfig::default_encryption`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +99,7 @@ impl Default for SseConfig {
             chunk_log2: objseal_core::DEFAULT_CHUNK_LOG2,
             batch_chunks: 16,
             open_batch_chunks: 4,
+            open_inline_max: None,
             default_encryption: None,
             sealed_only: false,
             region: "us-east-1".into(),

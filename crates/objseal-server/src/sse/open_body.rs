@@ -27,17 +27,48 @@ pub(crate) struct Piece {
 }
 
 /// Opens `input` — the concatenated ciphertext of `pieces`, in order — into a plaintext body of
-/// `plaintext_len` bytes.
+/// `plaintext_len` bytes, `batch_chunks` chunks a batch; batches of at most `inline_max` sealed
+/// bytes are opened on the task's own thread, larger ones on every core.
 pub(crate) fn open_body(
     input: StreamingBlob,
     pieces: Vec<Piece>,
     plaintext_len: u64,
     batch_chunks: usize,
+    inline_max: usize,
+    metrics: Arc<Metrics>,
+) -> StreamingBlob {
+    open_body_with(
+        input,
+        pieces,
+        plaintext_len,
+        Batching {
+            chunks: batch_chunks,
+            inline_max,
+        },
+        metrics,
+    )
+}
+
+/// How a read's chunks are grouped and where they are opened.
+#[derive(Clone, Copy)]
+struct Batching {
+    /// Chunks a batch gathers before it is opened.
+    chunks: usize,
+    /// Batches of at most this many sealed bytes are opened inline
+    /// ([`SseConfig::open_inline_max`](super::SseConfig::open_inline_max)).
+    inline_max: usize,
+}
+
+fn open_body_with(
+    input: StreamingBlob,
+    pieces: Vec<Piece>,
+    plaintext_len: u64,
+    batching: Batching,
     metrics: Arc<Metrics>,
 ) -> StreamingBlob {
     let (tx, body) = channel_body(Some(plaintext_len), 2);
     tokio::spawn(async move {
-        if let Err(e) = run(input, pieces, batch_chunks, &metrics, &tx).await {
+        if let Err(e) = run(input, pieces, batching, &metrics, &tx).await {
             tracing::warn!(error = %e, "object body refused while reading");
             let _ = tx.send(Err(Box::new(BodyRefused(e)) as StdError)).await;
         }
@@ -83,7 +114,7 @@ type OpenJob = super::cpu::CpuJob<Result<Vec<Bytes>, objseal_core::Error>>;
 async fn run(
     mut input: StreamingBlob,
     pieces: Vec<Piece>,
-    batch_chunks: usize,
+    batching: Batching,
     metrics: &Arc<Metrics>,
     tx: &BodySender,
 ) -> Result<(), String> {
@@ -143,13 +174,13 @@ async fn run(
             let Some(new) = new else { continue };
             batched += (new.buf.len() as u64).div_ceil(sealed);
             batch.push(new);
-            if batched >= batch_chunks as u64 {
+            if batched >= batching.chunks as u64 {
                 if let Some(job) = pending.take()
                     && !release(job, metrics, tx).await?
                 {
                     return Ok(());
                 }
-                pending = Some(open_units(std::mem::take(&mut batch)));
+                pending = Some(open_units(std::mem::take(&mut batch), batching.inline_max));
                 batched = 0;
             }
         }
@@ -160,23 +191,33 @@ async fn run(
         return Ok(());
     }
     if !batch.is_empty() {
-        release(open_units(batch), metrics, tx).await?;
+        release(open_units(batch, batching.inline_max), metrics, tx).await?;
     }
     Ok(())
 }
 
-/// Opens a batch of units on every core; on any failure every buffer of the batch is zeroed and
-/// the error of the lowest failing chunk returned, so no plaintext of the batch escapes.
-fn open_units(units: Vec<Unit>) -> OpenJob {
-    super::cpu::spawn(move || {
+/// Opens a batch of units — on every core, or inline when it is small; on any failure every
+/// buffer of the batch is zeroed and the error of the lowest failing chunk returned, so no
+/// plaintext of the batch escapes.
+fn open_units(units: Vec<Unit>, inline_max: usize) -> OpenJob {
+    if units.iter().map(|u| u.buf.len()).sum::<usize>() <= inline_max {
+        return super::cpu::CpuJob::ready(open_batch(units, false));
+    }
+    super::cpu::spawn(move || open_batch(units, true))
+}
+
+fn open_batch(units: Vec<Unit>, parallel: bool) -> Result<Vec<Bytes>, objseal_core::Error> {
+    {
         use rayon::prelude::*;
-        let mut opened: Vec<(Unit, Result<Opened, objseal_core::Error>)> = units
-            .into_par_iter()
-            .map(|mut u| {
-                let r = open_unit(&mut u);
-                (u, r)
-            })
-            .collect();
+        let open = |mut u: Unit| {
+            let r = open_unit(&mut u, parallel);
+            (u, r)
+        };
+        let mut opened: Vec<(Unit, Result<Opened, objseal_core::Error>)> = if parallel {
+            units.into_par_iter().map(open).collect()
+        } else {
+            units.into_iter().map(open).collect()
+        };
         if let Some(e) = opened.iter().find_map(|(_, r)| r.as_ref().err().copied()) {
             for (u, r) in &mut opened {
                 if let Sealed::Owned(b) = &mut u.buf {
@@ -217,7 +258,7 @@ fn open_units(units: Vec<Unit>) -> OpenJob {
             }
         }
         Ok(out)
-    })
+    }
 }
 
 /// Where a unit's plaintext went.
@@ -228,8 +269,31 @@ enum Opened {
     Compact(Vec<u8>),
 }
 
-fn open_unit(u: &mut Unit) -> Result<Opened, objseal_core::Error> {
+fn open_unit(u: &mut Unit, parallel: bool) -> Result<Opened, objseal_core::Error> {
     use objseal_core::par;
+    if !parallel {
+        // Serially, in place: a shared buffer is copied first (it is small, and in cache).
+        if let Sealed::Shared(b) = &u.buf {
+            u.buf = Sealed::Owned(BytesMut::from(&b[..]));
+        }
+        let Sealed::Owned(b) = &mut u.buf else {
+            unreachable!("made owned above")
+        };
+        let slots = b.len().div_ceil(u.key.sealed_chunk_size());
+        let result = b
+            .chunks_mut(u.key.sealed_chunk_size())
+            .enumerate()
+            .try_for_each(|(i, slot)| {
+                let last = u.last_is_final && i + 1 == slots;
+                u.key
+                    .open_chunk_in_place(u.first + i as u64, last, slot)
+                    .map(|_| ())
+            });
+        if result.is_err() {
+            b.fill(0);
+        }
+        return result.map(|()| Opened::InPlace);
+    }
     match &mut u.buf {
         Sealed::Owned(b) => {
             par::open_chunks(&u.key, u.first, b, u.last_is_final).map(|()| Opened::InPlace)
@@ -320,24 +384,27 @@ mod tests {
                 let span = plan_range(plain.len() as u64, 12, ByteRange::Inclusive { first, last })
                     .unwrap();
                 let stored = &sealed[span.ciphertext.start as usize..span.ciphertext.end as usize];
-                for batch in [1, 3, 16] {
+                // Every batch opened on rayon (inline_max 0), and every one inline.
+                for (chunks, inline_max) in
+                    [(1, 0), (3, 0), (16, 0), (1, usize::MAX), (3, usize::MAX)]
+                {
                     let piece = Piece {
                         segment: 0,
                         key: Arc::clone(&key),
                         span: span.clone(),
                     };
-                    let body = open_body(
+                    let body = open_body_with(
                         blob(stored, cut),
                         vec![piece],
                         last - first + 1,
-                        batch,
+                        Batching { chunks, inline_max },
                         metrics.clone(),
                     );
                     let got = read(body).await.unwrap();
                     assert_eq!(
                         got,
                         &plain[first as usize..=last as usize],
-                        "cut {cut} range {first}-{last} batch {batch}"
+                        "cut {cut} range {first}-{last} batch {chunks} inline {inline_max}"
                     );
                 }
                 // One flipped bit anywhere: the body fails, and what came before is only
@@ -345,31 +412,36 @@ mod tests {
                 let mut bad = stored.to_vec();
                 let at = bad.len() / 2;
                 bad[at] ^= 1;
-                let piece = Piece {
-                    segment: 0,
-                    key: Arc::clone(&key),
-                    span: span.clone(),
-                };
-                let mut body = open_body(
-                    blob(&bad, cut),
-                    vec![piece],
-                    last - first + 1,
-                    2,
-                    metrics.clone(),
-                );
-                let mut released = Vec::new();
-                let mut failed = false;
-                while let Some(b) = body.next().await {
-                    match b {
-                        Ok(b) => released.extend_from_slice(&b),
-                        Err(_) => failed = true,
+                for inline_max in [0, usize::MAX] {
+                    let piece = Piece {
+                        segment: 0,
+                        key: Arc::clone(&key),
+                        span: span.clone(),
+                    };
+                    let mut body = open_body_with(
+                        blob(&bad, cut),
+                        vec![piece],
+                        last - first + 1,
+                        Batching {
+                            chunks: 2,
+                            inline_max,
+                        },
+                        metrics.clone(),
+                    );
+                    let mut released = Vec::new();
+                    let mut failed = false;
+                    while let Some(b) = body.next().await {
+                        match b {
+                            Ok(b) => released.extend_from_slice(&b),
+                            Err(_) => failed = true,
+                        }
                     }
+                    assert!(
+                        failed,
+                        "cut {cut} range {first}-{last} inline {inline_max}: tampering undetected"
+                    );
+                    assert!(plain[first as usize..].starts_with(&released));
                 }
-                assert!(
-                    failed,
-                    "cut {cut} range {first}-{last}: tampering undetected"
-                );
-                assert!(plain[first as usize..].starts_with(&released));
             }
         }
     }
