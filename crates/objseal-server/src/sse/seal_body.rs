@@ -255,9 +255,17 @@ async fn run(
             (sealed, c, outcome)
         }));
     }
-    if let Some(job) = pending.take() {
-        checks = Some(finish_job(job, tx).await?);
-    }
+    // The last batch is held back until the whole body has been judged: a body that is too long
+    // or fails its digests leaves the store short of its length, so nothing is stored — not
+    // even by a backend that would keep a complete upload part (a gateway's UploadPart).
+    let last = match pending.take() {
+        Some(job) => {
+            let (sealed, c) = wait_job(job).await?;
+            checks = Some(c);
+            Some(sealed)
+        }
+        None => None,
+    };
     let checks = checks.ok_or_else(|| super::errors::internal("checks lost"))?;
     // Anything after the declared length is a malformed request.
     if plaintext_len.is_some() && more(&mut input, &mut carry).await? {
@@ -268,6 +276,9 @@ async fn run(
     }
     let mut digests = checks.finish()?;
     digests.len = read;
+    if let Some(sealed) = last {
+        send(tx, sealed).await?;
+    }
     Ok(digests)
 }
 
@@ -304,12 +315,18 @@ type SealJob = super::cpu::CpuJob<(Vec<u8>, BodyChecks, Result<(), objseal_core:
 
 /// Waits for a batch and sends it on; returns the checks for the next batch.
 async fn finish_job(job: SealJob, tx: &BodySender) -> Result<BodyChecks, S3Error> {
+    let (sealed, checks) = wait_job(job).await?;
+    send(tx, sealed).await?;
+    Ok(checks)
+}
+
+/// Waits for a batch: its sealed bytes and the checks.
+async fn wait_job(job: SealJob) -> Result<(Vec<u8>, BodyChecks), S3Error> {
     let (sealed, checks, outcome) = job
         .await
         .map_err(|_| super::errors::internal("sealing task failed"))?;
     outcome.map_err(|_| super::errors::internal("sealing failed"))?;
-    send(tx, sealed).await?;
-    Ok(checks)
+    Ok((sealed, checks))
 }
 
 /// The sealing's error when the store stopped taking the body: the store's own answer says why.
