@@ -34,6 +34,8 @@ mod forgery;
 mod harness;
 #[path = "gateway/health.rs"]
 mod health;
+#[path = "gateway/listing.rs"]
+mod listing;
 #[path = "gateway/modes.rs"]
 mod modes;
 #[path = "gateway/multipart.rs"]

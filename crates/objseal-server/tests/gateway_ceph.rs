@@ -2,9 +2,9 @@
 //! modules of `tests/gateway.rs` that hold for any S3 backend (`modes.rs`: every SSE mode written,
 //! read whole and by ranges, headed, listed, the backend scanned for plaintext and keys, two
 //! gateways reading each other's objects, objects of other tools; `policies.rs`: bucket policies
-//! binding every gateway), run here with RGW as the fleet's backend ([`start_site`]), and tests
-//! of copies, deletes and bucket default encryption over RGW. Multipart uploads are not covered
-//! here yet.
+//! binding every gateway; `multipart.rs`: uploads across gateways; `listing.rs`: V1 pages past
+//! the reserved prefix), run here with RGW as the fleet's backend ([`start_site`]), and tests of
+//! copies, deletes and bucket default encryption over RGW.
 //!
 //! Skips (loudly) without the Ceph packages (`scripts/apt-ceph`); fails instead under
 //! `OBJSEAL_REQUIRE_PEERS=1`. One cluster serves the whole binary (tests keep apart by bucket).
@@ -18,6 +18,8 @@ mod common_ceph;
 #[allow(dead_code)]
 #[path = "gateway/harness.rs"]
 mod harness;
+#[path = "gateway/listing.rs"]
+mod listing;
 #[path = "gateway/modes.rs"]
 mod modes;
 #[path = "gateway/multipart.rs"]

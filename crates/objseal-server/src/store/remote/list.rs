@@ -213,6 +213,17 @@ impl RemoteStore {
             .map(|o| listed!(o, url))
             .filter(|l| !is_reserved_key(&l.key))
             .collect();
+        // A V1 client continues after the last key it saw unless told otherwise; a truncated
+        // page whose last entries were the gateway's own (hidden) must say where it ended, or a
+        // page of nothing but `.objseal/` keys would leave the client nowhere to go on from.
+        let next_marker = out.next_marker().map(str::to_owned).or_else(|| {
+            let last_key = out.contents().last().and_then(|o| o.key());
+            let last_prefix = out.common_prefixes().last().and_then(|p| p.prefix());
+            out.is_truncated()
+                .unwrap_or(false)
+                .then(|| last_key.max(last_prefix).map(str::to_owned))
+                .flatten()
+        });
         let contents = self.describe(&input.bucket, listed).await?;
         let prefixes =
             common_prefixes(out.common_prefixes().iter().filter_map(|p| p.prefix()), url);
@@ -225,7 +236,7 @@ impl RemoteStore {
             contents: Some(contents),
             common_prefixes: Some(prefixes),
             delimiter: out.delimiter().map(str::to_owned).or(input.delimiter),
-            next_marker: out.next_marker().map(str::to_owned),
+            next_marker,
             encoding_type: input.encoding_type,
             request_charged: None,
         }))
