@@ -151,6 +151,14 @@ impl Served {
         assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
     }
 
+    /// Everything the server wrote: its standard output (from the listening line on, as far as
+    /// read) and its standard error.
+    pub fn output(&self) -> Vec<u8> {
+        let mut out: Vec<u8> = self.rest.try_iter().flat_map(|l| l.into_bytes()).collect();
+        out.extend(std::fs::read(&self.log).unwrap_or_default());
+        out
+    }
+
     /// The last `lines` lines of the server's standard error.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
