@@ -3,12 +3,12 @@
 //! principal, on behalf of its users), and the scenario `tests/peers/role_separation_boto3.py` as
 //! three principals. Afterwards both audit logs must name the principal of every decision.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+mod common;
 #[path = "../../objseal-kms/tests/common/peers.rs"]
 mod peers;
 
@@ -21,16 +21,6 @@ const PEOPLE: [(&str, &str, &str); 3] = [
     ("kate", "AKIDROLESKATE0000001", "kate-role-secret"),
 ];
 const SERVICE: (&str, &str, &str) = ("objseal-s3", "AKIDROLESSERVICE0001", "service-role-secret");
-
-/// A child process killed and reaped on drop.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn principals_file(path: &Path, with_service: bool) {
     let mut text = String::new();
@@ -46,40 +36,10 @@ fn principals_file(path: &Path, with_service: bool) {
     std::fs::write(path, text).unwrap();
 }
 
-/// Spawns `cmd` and reads standard output until a line containing `marker`; returns the process
-/// and the first `http://127.0.0.1:…` word of that line.
-fn start(mut cmd: Command, marker: &str) -> (Running, String) {
-    for var in [
-        "OBJSEAL_ACCESS_KEY",
-        "OBJSEAL_SECRET_KEY",
-        "OBJSEAL_KMS_ACCESS_KEY",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let running = Running(child);
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if line.contains(marker) {
-            let endpoint = line
-                .split_whitespace()
-                .find(|w| w.starts_with("http://127.0.0.1:"))
-                .unwrap_or_else(|| panic!("no address in {line:?}"))
-                .trim_end_matches(',')
-                .to_owned();
-            // Keep draining standard output so the child never blocks on a full pipe.
-            std::thread::spawn(move || lines.for_each(drop));
-            return (running, endpoint);
-        }
-    }
-    panic!("{marker:?} never printed");
+/// [`common::spawn::start`] with standard error discarded and no `RUST_LOG` of the test's.
+fn start(mut cmd: Command, marker: &str) -> (common::spawn::Running, String) {
+    cmd.env_remove("RUST_LOG").stderr(Stdio::null());
+    common::spawn::start(cmd, marker)
 }
 
 fn json_lines(path: &Path) -> Vec<Value> {

@@ -333,3 +333,171 @@ fn no_secret_reaches_logs_answers_or_the_data_directory() {
     }
     assert!(found.is_empty(), "secrets found:\n{}", found.join("\n"));
 }
+
+/// [`common::spawn::start`] with `RUST_LOG=trace` and standard error into `log`.
+fn start_logged(
+    mut cmd: std::process::Command,
+    log: &Path,
+    marker: &str,
+) -> (common::spawn::Running, String) {
+    cmd.env("RUST_LOG", "trace")
+        .stderr(std::fs::File::create(log).unwrap());
+    common::spawn::start(cmd, marker)
+}
+
+/// The same with the KMS as a server of its own (`objseal kms serve`, trace logs) and the S3
+/// server its client (`--kms-endpoint`, trace logs): neither log, nor the KMS's keystore
+/// directory (audit log included), holds the KMS's root key, the service's KMS secret, the S3
+/// secret or the customer key — and the KMS's log holds no data key (no `"Plaintext"` member
+/// of its answers).
+#[test]
+fn a_remote_kms_and_its_s3_server_log_no_secret_either() {
+    const SERVICE_ID: &str = "AKIDSECRETSSERVICE01";
+    const SERVICE_SECRET: &str = "kms-service-secret-never-to-be-logged-01";
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(n);
+    let bin = env!("CARGO_BIN_EXE_objseal");
+    let keygen = std::process::Command::new(bin)
+        .args(["keygen", "-o"])
+        .arg(path("kms-root.key"))
+        .output()
+        .unwrap();
+    assert!(keygen.status.success());
+    std::fs::create_dir(path("kms")).unwrap();
+    std::fs::write(
+        path("principals.toml"),
+        format!(
+            "[[principal]]\nname = \"objseal-s3\"\naccess_key_id = \"{SERVICE_ID}\"\n\
+             secret_access_key = \"{SERVICE_SECRET}\"\nservice = \"s3\"\n"
+        ),
+    )
+    .unwrap();
+    let mut kms = std::process::Command::new(bin);
+    kms.arg("kms")
+        .arg("--store")
+        .arg(path("kms/keys.store"))
+        .arg("--root-key-file")
+        .arg(path("kms-root.key"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--principals"])
+        .arg(path("principals.toml"));
+    let (kms_proc, kms_endpoint) = start_logged(kms, &path("kms.log"), "http://127.0.0.1:");
+    let mut s3 = std::process::Command::new(bin);
+    s3.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(path("data"))
+        .args(["--allow-ssec-over-http", "--kms-endpoint", &kms_endpoint])
+        .args(["--region", "us-east-1"])
+        .env("OBJSEAL_ACCESS_KEY", ACCESS_KEY)
+        .env("OBJSEAL_SECRET_KEY", SECRET_KEY)
+        .env("AWS_ACCESS_KEY_ID", SERVICE_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SERVICE_SECRET)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    let (s3_proc, s3_endpoint) = start_logged(s3, &path("s3.log"), "objseal serve: listening on");
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = client(&s3_endpoint, SECRET_KEY);
+        c.create_bucket()
+            .bucket("kms-secrets")
+            .send()
+            .await
+            .unwrap();
+        let body: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+        for (key, sse) in [
+            ("sse-kms", ServerSideEncryption::AwsKms),
+            ("sse-s3", ServerSideEncryption::Aes256),
+        ] {
+            c.put_object()
+                .bucket("kms-secrets")
+                .key(key)
+                .server_side_encryption(sse)
+                .body(ByteStream::from(body.clone()))
+                .send()
+                .await
+                .unwrap();
+            let got = c
+                .get_object()
+                .bucket("kms-secrets")
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                got.body.collect().await.unwrap().into_bytes(),
+                body,
+                "{key}"
+            );
+        }
+        c.put_object()
+            .bucket("kms-secrets")
+            .key("sse-c")
+            .sse_customer_algorithm("AES256")
+            .sse_customer_key(B64.encode(CUSTOMER_KEY))
+            .sse_customer_key_md5(B64.encode(Md5::digest(CUSTOMER_KEY)))
+            .body(ByteStream::from(body.clone()))
+            .send()
+            .await
+            .unwrap();
+    });
+    drop(rt);
+    drop(s3_proc);
+    drop(kms_proc);
+
+    let root_text = std::fs::read_to_string(path("kms-root.key")).unwrap();
+    let root_hex = root_text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("objseal-kek-1:"))
+        .expect("the root key's line");
+    let mut secrets = forms("KMS root key", &hex::decode(root_hex).unwrap());
+    secrets.extend(forms("customer key", &CUSTOMER_KEY));
+    for (name, s) in [
+        ("the service's KMS secret", SERVICE_SECRET),
+        ("the S3 secret access key", SECRET_KEY),
+    ] {
+        secrets.push((name.into(), s.as_bytes().to_vec()));
+        secrets.push((format!("{name} (base64)"), B64.encode(s).into_bytes()));
+    }
+    let kms_log = std::fs::read(path("kms.log")).unwrap();
+    let s3_log = std::fs::read(path("s3.log")).unwrap();
+    // (`objseal kms serve` keeps its record in the audit log; its standard error is checked all
+    // the same.)
+    assert!(contains(&s3_log, b"TRACE") || contains(&s3_log, b"DEBUG"));
+    assert!(
+        !contains(&kms_log, b"\"Plaintext\""),
+        "the KMS logged a data key (a Plaintext member)"
+    );
+    let mut places = vec![
+        ("the KMS's log".to_owned(), kms_log),
+        ("the S3 server's log".to_owned(), s3_log),
+    ];
+    let mut stored = Vec::new();
+    files(&path("kms"), &mut stored);
+    files(&path("data"), &mut stored);
+    assert!(
+        stored
+            .iter()
+            .any(|(p, _)| p.to_string_lossy().ends_with(".audit.jsonl")),
+        "no KMS audit log: {:?}",
+        stored.iter().map(|(p, _)| p).collect::<Vec<_>>()
+    );
+    for (p, bytes) in stored {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name == "root.key" || name == "credentials" {
+            continue;
+        }
+        places.push((format!("file {}", p.display()), bytes));
+    }
+    let found: Vec<String> = places
+        .iter()
+        .flat_map(|(place, bytes)| {
+            secrets
+                .iter()
+                .filter(|(_, needle)| contains(bytes, needle))
+                .map(move |(what, _)| format!("{what} in {place}"))
+        })
+        .collect();
+    assert!(found.is_empty(), "secrets found:\n{}", found.join("\n"));
+}
