@@ -25,6 +25,9 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// The default cap on open connections; more wait in the listen backlog.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// How long a request body may stall ([`ServerConfig::body_timeout`]): Amazon S3 answers
+/// `RequestTimeout` after about 20 s of silence; clients retry.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A TLS certificate chain and its private key, both PEM files.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +89,9 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Time allowed to receive a request's headers; also the keep-alive idle timeout.
     pub header_timeout: Duration,
+    /// How long a request body may deliver nothing while the server waits for it: then the
+    /// request ends with 400 `RequestTimeout` and its connection closes ([`stall`](super::stall)).
+    pub body_timeout: Duration,
     /// The most connections served at once.
     pub max_connections: usize,
 }
@@ -109,6 +115,7 @@ impl ServerConfig {
             sse: SseConfig::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }

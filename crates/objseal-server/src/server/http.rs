@@ -65,6 +65,7 @@ pub(crate) struct Serving {
     pub service: S3Service,
     pub tls: Option<TlsAcceptor>,
     pub header_timeout: Duration,
+    pub body_timeout: Duration,
     pub max_connections: usize,
     pub shutdown_grace: Duration,
 }
@@ -155,10 +156,12 @@ async fn connection<I>(
         tls,
         peer: Some(peer),
     };
-    let service = hyper::service::service_fn(move |request| {
+    let body_timeout = serving.body_timeout;
+    let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
         let s3 = s3.clone();
         async move {
-            let request = request.map(Body::from);
+            let request = request
+                .map(|b| Body::http_body_unsync(super::stall::StallGuard::new(b, body_timeout)));
             Ok::<_, Infallible>(handle(&s3, request, transport, Some(peer)).await)
         }
     });

@@ -38,6 +38,7 @@ mod fsutil;
 pub mod http;
 mod keys;
 pub mod routes;
+pub mod stall;
 mod tls;
 
 use std::net::SocketAddr;
@@ -52,8 +53,8 @@ use tokio::task::JoinHandle;
 
 pub use self::access::{ACCESS_LOG_FILE, AccessRecord, read_access_log};
 pub use self::config::{
-    DEFAULT_DATA_DIR, DEFAULT_HEADER_TIMEOUT, DEFAULT_KMS_KEY_ALIAS, DEFAULT_LISTEN,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE, ServerConfig, TlsFiles,
+    DEFAULT_BODY_TIMEOUT, DEFAULT_DATA_DIR, DEFAULT_HEADER_TIMEOUT, DEFAULT_KMS_KEY_ALIAS,
+    DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE, ServerConfig, TlsFiles,
 };
 pub use self::credentials::{
     ACCESS_KEY_ID_LEN, AccessKey, CREDENTIALS_FILE, CredentialSource, SECRET_KEY_LEN,
@@ -218,6 +219,7 @@ impl Server {
             service,
             tls,
             header_timeout: config.header_timeout,
+            body_timeout: config.body_timeout,
             max_connections: config.max_connections,
             shutdown_grace: config.shutdown_grace,
         };

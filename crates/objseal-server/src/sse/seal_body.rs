@@ -95,6 +95,13 @@ fn input_error(e: &(dyn std::error::Error + 'static)) -> S3Error {
     if e.downcast_ref::<BodyRefused>().is_some() {
         return super::errors::corrupt("the copy source");
     }
+    if crate::server::stall::is_stalled(e) {
+        return S3Error::with_message(
+            S3ErrorCode::RequestTimeout,
+            "Your socket connection to the server was not read from or written to within the \
+             timeout period. Idle connections will be closed.",
+        );
+    }
     S3Error::with_message(
         S3ErrorCode::IncompleteBody,
         format!("The request body could not be read: {e}"),
