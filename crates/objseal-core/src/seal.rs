@@ -186,6 +186,47 @@ impl SegmentKey {
         self.open_chunk(index, last, dst, &tag)
     }
 
+    /// Opens the sealed slots of `buf` (consecutive `2^k + 16`-byte slots, the last maybe
+    /// shorter) in place, one after another, as chunks `first_index..`; the last slot is the
+    /// segment's final chunk if `last_is_final`. The serial twin of `par::open_chunks`, for
+    /// batches too small to be worth other threads: on any error the whole buffer is zeroed.
+    ///
+    /// # Errors
+    /// Chunk errors of [`SegmentKey::open_chunk_in_place`], of the first failing chunk.
+    ///
+    /// ```
+    /// use objseal_core::{Dek, ObjectKey, ObjectParams};
+    /// let key = ObjectKey::create(&Dek::from_bytes([1; 32]), &ObjectParams::new([2; 32], [3; 32]).chunk_log2(12))
+    ///     .unwrap().body_key().unwrap();
+    /// let mut buf = vec![5u8; 2 * (4096 + 16) + 10 + 16];
+    /// for (i, slot) in buf.chunks_mut(4096 + 16).enumerate() {
+    ///     let n = slot.len() - 16;
+    ///     key.seal_chunk_in_place(3 + i as u64, i == 2, slot, n).unwrap();
+    /// }
+    /// key.open_chunks_in_place(3, &mut buf, true).unwrap();
+    /// assert!(buf[..4096].iter().all(|&b| b == 5));
+    /// ```
+    pub fn open_chunks_in_place(
+        &self,
+        first_index: u64,
+        buf: &mut [u8],
+        last_is_final: bool,
+    ) -> Result<(), Error> {
+        let slots = buf.len().div_ceil(self.sealed_chunk_size());
+        let result = buf
+            .chunks_mut(self.sealed_chunk_size())
+            .enumerate()
+            .try_for_each(|(i, slot)| {
+                let last = last_is_final && i + 1 == slots;
+                self.open_chunk_in_place(first_index + i as u64, last, slot)
+                    .map(|_| ())
+            });
+        if result.is_err() {
+            buf.fill(0);
+        }
+        result
+    }
+
     /// Opens a sealed chunk `ciphertext ‖ tag` in place; the plaintext is then `chunk[..n]` for the
     /// returned `n`.
     ///

@@ -207,58 +207,56 @@ fn open_units(units: Vec<Unit>, inline_max: usize) -> OpenJob {
 }
 
 fn open_batch(units: Vec<Unit>, parallel: bool) -> Result<Vec<Bytes>, objseal_core::Error> {
-    {
-        use rayon::prelude::*;
-        let open = |mut u: Unit| {
-            let r = open_unit(&mut u, parallel);
-            (u, r)
-        };
-        let mut opened: Vec<(Unit, Result<Opened, objseal_core::Error>)> = if parallel {
-            units.into_par_iter().map(open).collect()
-        } else {
-            units.into_iter().map(open).collect()
-        };
-        if let Some(e) = opened.iter().find_map(|(_, r)| r.as_ref().err().copied()) {
-            for (u, r) in &mut opened {
-                if let Sealed::Owned(b) = &mut u.buf {
-                    b.fill(0);
-                }
-                if let Ok(Opened::Compact(b)) = r {
-                    b.fill(0);
-                }
+    use rayon::prelude::*;
+    let open = |mut u: Unit| {
+        let r = open_unit(&mut u, parallel);
+        (u, r)
+    };
+    let mut opened: Vec<(Unit, Result<Opened, objseal_core::Error>)> = if parallel {
+        units.into_par_iter().map(open).collect()
+    } else {
+        units.into_iter().map(open).collect()
+    };
+    if let Some(e) = opened.iter().find_map(|(_, r)| r.as_ref().err().copied()) {
+        for (u, r) in &mut opened {
+            if let Sealed::Owned(b) = &mut u.buf {
+                b.fill(0);
             }
-            return Err(e);
-        }
-        // The verified plaintext of each chunk, trimmed to the requested range.
-        let mut out = Vec::new();
-        for (u, r) in opened {
-            let chunk = u.key.chunk_size() as u64;
-            let start = u.first * chunk;
-            match r {
-                Ok(Opened::InPlace) => {
-                    let Sealed::Owned(b) = u.buf else { continue };
-                    let (sealed, buf) = (u.key.sealed_chunk_size(), b.freeze());
-                    let mut at = 0usize;
-                    let mut offset = start;
-                    while at < buf.len() {
-                        let end = (at + sealed).min(buf.len());
-                        let pt_len = (end - at - objseal_core::gcm::TAG_LEN) as u64;
-                        push_wanted(
-                            &mut out,
-                            &buf.slice(at..at + pt_len as usize),
-                            offset,
-                            &u.wanted,
-                        );
-                        offset += pt_len;
-                        at = end;
-                    }
-                }
-                Ok(Opened::Compact(b)) => push_wanted(&mut out, &Bytes::from(b), start, &u.wanted),
-                Err(_) => {}
+            if let Ok(Opened::Compact(b)) = r {
+                b.fill(0);
             }
         }
-        Ok(out)
+        return Err(e);
     }
+    // The verified plaintext of each chunk, trimmed to the requested range.
+    let mut out = Vec::new();
+    for (u, r) in opened {
+        let chunk = u.key.chunk_size() as u64;
+        let start = u.first * chunk;
+        match r {
+            Ok(Opened::InPlace) => {
+                let Sealed::Owned(b) = u.buf else { continue };
+                let (sealed, buf) = (u.key.sealed_chunk_size(), b.freeze());
+                let mut at = 0usize;
+                let mut offset = start;
+                while at < buf.len() {
+                    let end = (at + sealed).min(buf.len());
+                    let pt_len = (end - at - objseal_core::gcm::TAG_LEN) as u64;
+                    push_wanted(
+                        &mut out,
+                        &buf.slice(at..at + pt_len as usize),
+                        offset,
+                        &u.wanted,
+                    );
+                    offset += pt_len;
+                    at = end;
+                }
+            }
+            Ok(Opened::Compact(b)) => push_wanted(&mut out, &Bytes::from(b), start, &u.wanted),
+            Err(_) => {}
+        }
+    }
+    Ok(out)
 }
 
 /// Where a unit's plaintext went.
@@ -279,20 +277,10 @@ fn open_unit(u: &mut Unit, parallel: bool) -> Result<Opened, objseal_core::Error
         let Sealed::Owned(b) = &mut u.buf else {
             unreachable!("made owned above")
         };
-        let slots = b.len().div_ceil(u.key.sealed_chunk_size());
-        let result = b
-            .chunks_mut(u.key.sealed_chunk_size())
-            .enumerate()
-            .try_for_each(|(i, slot)| {
-                let last = u.last_is_final && i + 1 == slots;
-                u.key
-                    .open_chunk_in_place(u.first + i as u64, last, slot)
-                    .map(|_| ())
-            });
-        if result.is_err() {
-            b.fill(0);
-        }
-        return result.map(|()| Opened::InPlace);
+        return u
+            .key
+            .open_chunks_in_place(u.first, b, u.last_is_final)
+            .map(|()| Opened::InPlace);
     }
     match &mut u.buf {
         Sealed::Owned(b) => {
